@@ -1,0 +1,2 @@
+// Subcommands of the engine area (see src/cli/commands.ts).
+export {};

@@ -1,0 +1,2 @@
+// Subcommands of the eval area (see src/cli/commands.ts).
+export {};

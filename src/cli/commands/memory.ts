@@ -1,0 +1,2 @@
+// Subcommands of the memory area (see src/cli/commands.ts).
+export {};

@@ -1,0 +1,2 @@
+// Subcommands of the model area (see src/cli/commands.ts).
+export {};

@@ -1,0 +1,2 @@
+// Subcommands of the report area (see src/cli/commands.ts).
+export {};

@@ -1,0 +1,2 @@
+// Subcommands of the unlearn area (see src/cli/commands.ts).
+export {};

@@ -1,0 +1,2 @@
+// Subcommands of the world area (see src/cli/commands.ts).
+export {};
