@@ -1,0 +1,141 @@
+// Turning text records into padded training batches, and a seeded sampler whose position can be
+// saved and restored so a resumed run sees exactly the batches it would have seen.
+
+/** What the trainer needs from a tokenizer (src/io/tokenizer.ts satisfies it). */
+export interface TextEncoder {
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  readonly eosTokenId: number;
+  readonly padTokenId: number;
+}
+
+/** A supervised record (loss on the completion) or raw text (loss on every token). */
+export type TrainRecord = { prompt: string; completion: string } | { text: string };
+
+export interface EncodedExample {
+  ids: number[];
+  /** Per position: 1 if the token is predicted (trained), 0 if it is context. */
+  trained: number[];
+}
+
+export function encodeRecord(tokenizer: TextEncoder, record: TrainRecord, maxLength: number): EncodedExample {
+  let ids: number[];
+  let trained: number[];
+  if ('text' in record) {
+    ids = [...tokenizer.encode(record.text, { addSpecialTokens: false }), tokenizer.eosTokenId];
+    trained = ids.map((_, i) => (i === 0 ? 0 : 1));
+  } else {
+    // Encoding prompt and completion separately keeps the boundary exact (the completion starts
+    // with a space, as a BPE tokenizer would split it anyway).
+    const prompt = tokenizer.encode(record.prompt, { addSpecialTokens: false });
+    const completion = [
+      ...tokenizer.encode(record.completion, { addSpecialTokens: false }),
+      tokenizer.eosTokenId,
+    ];
+    ids = [...prompt, ...completion];
+    trained = [...prompt.map(() => 0), ...completion.map(() => 1)];
+  }
+  if (ids.length > maxLength) {
+    throw new Error(
+      `a record is ${ids.length} tokens, longer than the maximum ${maxLength}: ${JSON.stringify(record).slice(0, 120)}`,
+    );
+  }
+  return { ids, trained };
+}
+
+export interface Batch {
+  batch: number;
+  seq: number;
+  /** [batch * seq] token ids, right-padded with the pad id. */
+  ids: Int32Array;
+  /** [batch * seq] 1 for real tokens, 0 for padding. */
+  attentionMask: Uint8Array;
+  /** [batch * seq] next-token targets: targets[t] = ids[t + 1] where that token is trained, else -100. */
+  targets: Int32Array;
+  /** Number of trained target positions (for tokens/s and loss normalisation). */
+  trainedTokens: number;
+}
+
+export const IGNORE_INDEX = -100;
+
+export function collate(examples: readonly EncodedExample[], padId: number): Batch {
+  const batch = examples.length;
+  const seq = Math.max(...examples.map((e) => e.ids.length));
+  const ids = new Int32Array(batch * seq).fill(padId);
+  const attentionMask = new Uint8Array(batch * seq);
+  const targets = new Int32Array(batch * seq).fill(IGNORE_INDEX);
+  let trainedTokens = 0;
+  examples.forEach((example, b) => {
+    const row = b * seq;
+    for (let t = 0; t < example.ids.length; t++) {
+      ids[row + t] = example.ids[t]!;
+      attentionMask[row + t] = 1;
+      if (t + 1 < example.ids.length && example.trained[t + 1] === 1) {
+        targets[row + t] = example.ids[t + 1]!;
+        trainedTokens++;
+      }
+    }
+  });
+  return { batch, seq, ids, attentionMask, targets, trainedTokens };
+}
+
+/** mulberry32: small, fast, and its whole state is one integer (easy to checkpoint). */
+export function mulberry32Next(state: number): [value: number, next: number] {
+  const next = (state + 0x6d2b79f5) | 0;
+  let t = next;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
+}
+
+export interface SamplerState {
+  seed: number;
+  epoch: number;
+  cursor: number;
+}
+
+/** Shuffled epochs over `size` items; the order of epoch e depends only on (seed, e). */
+export class EpochSampler {
+  private order: number[] = [];
+  private state: SamplerState;
+
+  constructor(
+    private readonly size: number,
+    seed: number,
+  ) {
+    if (size <= 0) throw new Error('cannot sample batches from an empty data set');
+    this.state = { seed, epoch: 0, cursor: 0 };
+    this.shuffle();
+  }
+
+  next(count: number): number[] {
+    const picked: number[] = [];
+    while (picked.length < count) {
+      if (this.state.cursor >= this.size) {
+        this.state = { ...this.state, epoch: this.state.epoch + 1, cursor: 0 };
+        this.shuffle();
+      }
+      picked.push(this.order[this.state.cursor++]!);
+    }
+    return picked;
+  }
+
+  getState(): SamplerState {
+    return { ...this.state };
+  }
+
+  setState(state: SamplerState): void {
+    this.state = { ...state };
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    let rng = (this.state.seed ^ Math.imul(this.state.epoch + 1, 0x9e3779b1)) | 0;
+    this.order = Array.from({ length: this.size }, (_, i) => i);
+    for (let i = this.size - 1; i > 0; i--) {
+      const [u, next] = mulberry32Next(rng);
+      rng = next;
+      const j = Math.floor(u * (i + 1));
+      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+    }
+  }
+}
