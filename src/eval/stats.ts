@@ -1,0 +1,187 @@
+// Significance tests and intervals for the recall and rank metrics (definitions: src/eval/README.md).
+
+const logFactorials: number[] = [0];
+
+/** ln(n!) by summing logs (exact to rounding; cached, so repeated calls up to n cost O(1)). */
+export function logFactorial(n: number): number {
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`logFactorial: n must be a non-negative integer, got ${n}`);
+  for (let i = logFactorials.length; i <= n; i++) logFactorials.push(logFactorials[i - 1]! + Math.log(i));
+  return logFactorials[n]!;
+}
+
+function logChoose(n: number, k: number): number {
+  return logFactorial(n) - logFactorial(k) - logFactorial(n - k);
+}
+
+/**
+ * One-sided exact binomial p-value P(X ≥ k) for X ~ Binomial(n, p). The terms are summed in log space
+ * (log-sum-exp), so it stays accurate for n in the thousands and for tails far below 1e-300.
+ */
+export function binomialTailUpper(k: number, n: number, p: number): number {
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`binomialTailUpper: n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(k)) throw new Error(`binomialTailUpper: k must be an integer, got ${k}`);
+  if (!(p >= 0 && p <= 1)) throw new Error(`binomialTailUpper: p must be in [0, 1], got ${p}`);
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p === 0) return 0;
+  if (p === 1) return 1;
+  const logP = Math.log(p);
+  const logQ = Math.log1p(-p);
+  const logTerms: number[] = [];
+  let maxLog = -Infinity;
+  for (let i = k; i <= n; i++) {
+    const value = logChoose(n, i) + i * logP + (n - i) * logQ;
+    logTerms.push(value);
+    if (value > maxLog) maxLog = value;
+  }
+  let sum = 0;
+  for (const value of logTerms) sum += Math.exp(value - maxLog);
+  return Math.min(1, Math.exp(maxLog + Math.log(sum)));
+}
+
+/** Complementary error function (Numerical Recipes' Chebyshev fit; relative error < 1.2e-7 everywhere). */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const poly =
+    -1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t *
+                  (-0.18628806 +
+                    t *
+                      (0.27886807 +
+                        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const result = t * Math.exp(-z * z + poly);
+  return x >= 0 ? result : 2 - result;
+}
+
+/** Above this many inner-loop cells (n · support size) the rank test switches to the normal approximation. */
+export const EXACT_RANK_TEST_MAX_CELLS = 5e6;
+
+export interface MeanRankTest {
+  p_two_sided: number;
+  method: 'exact' | 'normal';
+}
+
+/**
+ * Two-sided test that the mean of n ranks equals chance, (K+1)/2, when each rank is iid uniform on 1..K
+ * (variance (K²−1)/12). Exact: the distribution of the rank sum by repeated convolution with the uniform
+ * distribution, p = P(|S − n(K+1)/2| ≥ |s − n(K+1)/2|). Used when every rank is an integer and the table
+ * is small (n · (n(K−1)+1) ≤ EXACT_RANK_TEST_MAX_CELLS); otherwise the normal approximation of the sum,
+ * with a continuity correction of ½ when the ranks are integers.
+ */
+export function meanRankTest(ranks: readonly number[], K: number): MeanRankTest {
+  validateRanks(ranks, K);
+  const n = ranks.length;
+  const allIntegers = ranks.every((r) => Number.isInteger(r));
+  const sum = ranks.reduce((a, b) => a + b, 0);
+  const supportSize = n * (K - 1) + 1;
+  if (allIntegers && n * supportSize <= EXACT_RANK_TEST_MAX_CELLS) {
+    return { p_two_sided: exactRankSumPValue(sum, n, K), method: 'exact' };
+  }
+  const deviation = Math.abs(sum - (n * (K + 1)) / 2);
+  const corrected = allIntegers ? Math.max(0, deviation - 0.5) : deviation;
+  const sd = Math.sqrt((n * (K * K - 1)) / 12);
+  const p = sd === 0 ? (deviation === 0 ? 1 : 0) : erfc(corrected / sd / Math.SQRT2);
+  return { p_two_sided: Math.min(1, p), method: 'normal' };
+}
+
+function exactRankSumPValue(sum: number, n: number, K: number): number {
+  // dist[j] = P(S = n + j) after the current number of ranks; each step convolves with uniform{1..K}
+  // through a sliding window, so every entry stays a probability (no K^n underflow in the centre).
+  let dist = new Float64Array([1]);
+  for (let m = 1; m <= n; m++) {
+    const next = new Float64Array(dist.length + K - 1);
+    let window = 0;
+    for (let j = 0; j < next.length; j++) {
+      if (j < dist.length) window += dist[j]!;
+      if (j - K >= 0) window -= dist[j - K]!;
+      next[j] = window / K;
+    }
+    dist = next;
+  }
+  // Compare 2·|S − centre| in integers so the observed value itself is always counted.
+  const twiceCentre = n * (K + 1);
+  const observed = Math.abs(2 * sum - twiceCentre);
+  if (observed === 0) return 1;
+  let p = 0;
+  // Sum from the far tails inward so small terms are added before large ones.
+  for (let j = 0, k = dist.length - 1; j <= k; j++, k--) {
+    if (Math.abs(2 * (n + j) - twiceCentre) < observed) break;
+    p += dist[j]!;
+    if (k !== j) p += dist[k]!;
+  }
+  return Math.min(1, p);
+}
+
+function validateRanks(ranks: readonly number[], K: number): void {
+  if (!Number.isInteger(K) || K < 1) throw new Error(`rank test: K must be a positive integer, got ${K}`);
+  if (ranks.length === 0) throw new Error('rank test: no ranks given');
+  ranks.forEach((r, i) => {
+    if (!(r >= 1 && r <= K)) throw new Error(`rank test: rank ${i} is ${r}, outside 1..${K}`);
+  });
+}
+
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** Wilson score interval for a binomial proportion; z = 1.96 gives 95%. n = 0 gives [0, 1]. */
+export function wilsonInterval(successes: number, n: number, z = 1.959963984540054): Interval {
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`wilsonInterval: n must be a non-negative integer, got ${n}`);
+  if (!(successes >= 0 && successes <= n))
+    throw new Error(`wilsonInterval: successes ${successes} outside 0..${n}`);
+  if (n === 0) return { low: 0, high: 1 };
+  const phat = successes / n;
+  const z2 = z * z;
+  const denominator = 1 + z2 / n;
+  const centre = (phat + z2 / (2 * n)) / denominator;
+  const half = (z / denominator) * Math.sqrt((phat * (1 - phat)) / n + z2 / (4 * n * n));
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+export interface RankSummary {
+  n: number;
+  K: number;
+  mean_rank: number;
+  chance_rank: number;
+  p_two_sided: number;
+  method: 'exact' | 'normal';
+  /** Mean rank significantly worse (larger) than chance: the answer is still encoded, pushed down. */
+  inverted: boolean;
+  /** Share of items whose true answer is ranked first. */
+  accuracy: number;
+  accuracy_ci95: Interval;
+  /** One-sided exact binomial p-value of the accuracy against chance 1/K. */
+  p_above_chance: number;
+}
+
+/** Rank statistics of the true answer among K candidates (rank 1 = the model's top choice). */
+export function rankSummary(ranks: readonly number[], K: number, alpha = 0.05): RankSummary {
+  const test = meanRankTest(ranks, K);
+  const n = ranks.length;
+  const meanRank = ranks.reduce((a, b) => a + b, 0) / n;
+  const chanceRank = (K + 1) / 2;
+  const hits = ranks.filter((r) => r === 1).length;
+  return {
+    n,
+    K,
+    mean_rank: meanRank,
+    chance_rank: chanceRank,
+    p_two_sided: test.p_two_sided,
+    method: test.method,
+    inverted: test.p_two_sided < alpha && meanRank > chanceRank,
+    accuracy: hits / n,
+    accuracy_ci95: wilsonInterval(hits, n),
+    p_above_chance: binomialTailUpper(hits, n, 1 / K),
+  };
+}
