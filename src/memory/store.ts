@@ -161,6 +161,52 @@ export function validateFact(value: unknown): Fact & { statement?: string } {
   return fact;
 }
 
+/** A JSONL fact file, parsed and checked, ready for `FactStore.importFacts`. */
+export interface FactFile {
+  path: string;
+  /** Non-empty lines in the file (exact repeats included). */
+  records: number;
+  /** One fact per (subject, relation), in file order; a missing source is the file's name. */
+  facts: Fact[];
+  /** Templates recovered from the lines' `statement` fields (see inferTemplates). */
+  inferredTemplates: StatementTemplates;
+}
+
+/**
+ * Reads `{ subject, relation, object, source?, statement? }` lines (other fields, e.g. `split`, are
+ * ignored). Errors name file:line and the field; a (subject, relation) given twice with different
+ * objects is an error, an exact repeat is not.
+ */
+export function readFactsJsonl(path: string): FactFile {
+  const lines = readJsonl(path, (value, line) => ({ record: validateFact(value), line }));
+  const firstLine = new Map<string, { object: string; line: number }>();
+  const facts: Fact[] = [];
+  for (const { record, line } of lines) {
+    const key = JSON.stringify([record.subject, record.relation]);
+    const seen = firstLine.get(key);
+    if (seen === undefined) {
+      firstLine.set(key, { object: record.object, line });
+      facts.push({
+        subject: record.subject,
+        relation: record.relation,
+        object: record.object,
+        source: record.source ?? basename(path),
+      });
+    } else if (seen.object !== record.object) {
+      throw new Error(
+        `${path}:${line}: field "object": "${record.object}" contradicts line ${seen.line}, which gives ` +
+          `"${seen.object}" for subject "${record.subject}", relation "${record.relation}"`,
+      );
+    }
+  }
+  return {
+    path,
+    records: lines.length,
+    facts,
+    inferredTemplates: inferTemplates(lines.map((l) => l.record)),
+  };
+}
+
 export class FactStore {
   readonly path: string;
   private readonly db: Database.Database;
@@ -288,35 +334,23 @@ export class FactStore {
   }
 
   /**
-   * Imports a JSONL file of `{ subject, relation, object, source?, statement? }` lines (other fields are
-   * ignored). Every line is parsed and checked first, so a bad line imports nothing and the error names
-   * file:line and field; a key given twice with different objects is such an error. Then one transaction
-   * writes everything: a fact with an existing key is an edit. A missing source becomes the file's name.
-   * Relations without a stored template get one inferred from the lines' `statement` fields.
+   * Imports a JSONL file of facts (see `readFactsJsonl`): every line is parsed and checked before
+   * anything is written, so a bad line imports nothing; then one transaction writes everything.
    */
   importJsonl(path: string, options: ImportOptions = {}): ImportSummary {
-    const lines = readJsonl(path, (value, line) => ({ record: validateFact(value), line }));
-    const records = lines.map((l) => l.record);
-    const firstLine = new Map<string, { object: string; line: number }>();
-    const unique: Fact[] = [];
-    for (const { record, line } of lines) {
-      const key = JSON.stringify([record.subject, record.relation]);
-      const seen = firstLine.get(key);
-      if (seen === undefined) {
-        firstLine.set(key, { object: record.object, line });
-        unique.push({ ...record, source: record.source ?? basename(path) });
-      } else if (seen.object !== record.object) {
-        throw new Error(
-          `${path}:${line}: field "object": "${record.object}" contradicts line ${seen.line}, which gives ` +
-            `"${seen.object}" for subject "${record.subject}", relation "${record.relation}"`,
-        );
-      }
-    }
+    return this.importFacts(readFactsJsonl(path), options);
+  }
+
+  /**
+   * Writes checked facts in one transaction: a fact with an existing key is an edit. Relations without
+   * a stored template get the one inferred from the file's statements.
+   */
+  importFacts(file: FactFile, options: ImportOptions = {}): ImportSummary {
     const stored = this.templates();
-    const inferred = Object.entries(inferTemplates(records)).filter(([relation]) => !(relation in stored));
+    const inferred = Object.entries(file.inferredTemplates).filter(([r]) => !Object.hasOwn(stored, r));
     const every = Math.max(1, Math.floor(options.progressEvery ?? 1000));
     const summary: ImportSummary = {
-      records: records.length,
+      records: file.records,
       added: 0,
       updated: 0,
       unchanged: 0,
@@ -324,12 +358,13 @@ export class FactStore {
     };
     const now = new Date().toISOString();
     const insertTemplate = this.sql('INSERT INTO templates (relation, template) VALUES (?, ?)');
+    const total = file.facts.length;
     this.db
       .transaction(() => {
         for (const [relation, template] of inferred) insertTemplate.run(relation, template);
-        unique.forEach((fact, i) => {
+        file.facts.forEach((fact, i) => {
           summary[this.write(fact, now)]++;
-          if ((i + 1) % every === 0 || i + 1 === unique.length) options.onProgress?.(i + 1, unique.length);
+          if ((i + 1) % every === 0 || i + 1 === total) options.onProgress?.(i + 1, total);
         });
       })
       .immediate();
