@@ -4,7 +4,7 @@
 // tokenizer.json components.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { Tokenizer, type Encoding } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { readJson } from './jsonl.ts';
 import type { Qwen2Config } from './config.ts';
@@ -124,10 +124,12 @@ class HfTokenizer implements RlcpTokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    const { ids, tokens } = this.tokenizer.encode(text, {
+    const encoding: Encoding = this.tokenizer.encode(text, {
       add_special_tokens: options.addSpecialTokens ?? true,
     });
-    const missing = ids.findIndex((id) => id === undefined);
+    const { ids, tokens } = encoding;
+    // The library yields undefined for a word outside the vocabulary when there is no unk token.
+    const missing = ids.findIndex((id: number | undefined) => id === undefined);
     if (missing >= 0) {
       throw new Error(
         `${this.dir}: token "${tokens[missing]}" is not in the vocabulary and the tokenizer has no unk_token`,
