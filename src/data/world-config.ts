@@ -1,0 +1,118 @@
+// Sizes and knobs of the synthetic world, their defaults, and validation of a user's --config file.
+
+export interface WorldConfig {
+  countries: number;
+  /** Cities per country; one is the capital. A forget country keeps the others as retain cities. */
+  citiesPerCountry: number;
+  people: number;
+  /** How many occupations (from a fixed list of 16) people are drawn from. */
+  occupations: number;
+  /** Forget facts: city → country facts, one per distinct country. */
+  forgetFacts: number;
+  logic: {
+    train: number;
+    test: number;
+    /** Largest operand of + and - and largest starting count (× is always by 2 or 3). */
+    operandMax: number;
+    /** Largest value any intermediate or final result may take. */
+    resultMax: number;
+    threeStepFraction: number;
+    /** Share of chain-of-thought solutions in each split (the rest answer directly). */
+    cotFraction: number;
+  };
+  rag: {
+    train: number;
+    test: number;
+    counterfactual: number;
+    /** Distractor statements per context, besides the asked fact. */
+    distractors: number;
+    /** Share of rag_train contexts that state a different object (teaches reading over memory). */
+    counterfactualTrainFraction: number;
+  };
+  multihop: {
+    train: number;
+    test: number;
+    /** Share of retain cities kept out of multihop_train so multihop_test asks about unseen chains. */
+    heldoutCityFraction: number;
+  };
+}
+
+export const DEFAULT_WORLD_CONFIG: WorldConfig = {
+  countries: 30,
+  citiesPerCountry: 4,
+  people: 40,
+  occupations: 10,
+  forgetFacts: 15,
+  logic: { train: 3000, test: 200, operandMax: 12, resultMax: 40, threeStepFraction: 0.25, cotFraction: 0.5 },
+  rag: { train: 1500, test: 200, counterfactual: 150, distractors: 2, counterfactualTrainFraction: 0.5 },
+  multihop: { train: 600, test: 200, heldoutCityFraction: 0.3 },
+};
+
+type Bounds = { min: number; max: number; integer: boolean };
+const count = (min: number, max = 1_000_000): Bounds => ({ min, max, integer: true });
+const fraction: Bounds = { min: 0, max: 1, integer: false };
+
+const BOUNDS: Record<string, Bounds> = {
+  countries: count(2, 500),
+  citiesPerCountry: count(3, 50),
+  people: count(1, 5000),
+  occupations: count(2, 16),
+  forgetFacts: count(1, 500),
+  'logic.train': count(0),
+  'logic.test': count(0),
+  'logic.operandMax': count(2, 99),
+  'logic.resultMax': count(4, 999),
+  'logic.threeStepFraction': fraction,
+  'logic.cotFraction': fraction,
+  'rag.train': count(0),
+  'rag.test': count(0),
+  'rag.counterfactual': count(0),
+  'rag.distractors': count(0, 10),
+  'rag.counterfactualTrainFraction': fraction,
+  'multihop.train': count(0),
+  'multihop.test': count(0),
+  'multihop.heldoutCityFraction': { min: 0.05, max: 0.95, integer: false },
+};
+
+/**
+ * Merges a partial config (e.g. parsed from --config FILE.json) over the defaults. Unknown keys, wrong
+ * types and out-of-range values are errors that name `source` and the key.
+ */
+export function resolveWorldConfig(partial: unknown, source = 'config'): WorldConfig {
+  const resolved = structuredClone(DEFAULT_WORLD_CONFIG) as unknown as Record<string, unknown>;
+  merge(resolved, partial, '', source);
+  const config = resolved as unknown as WorldConfig;
+  if (config.forgetFacts > config.countries) {
+    throw new Error(
+      `${source}: forgetFacts (${config.forgetFacts}) must not exceed countries (${config.countries})`,
+    );
+  }
+  if (config.logic.resultMax < config.logic.operandMax) {
+    throw new Error(`${source}: logic.resultMax must be at least logic.operandMax`);
+  }
+  return config;
+}
+
+function merge(target: Record<string, unknown>, partial: unknown, prefix: string, source: string): void {
+  if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) {
+    throw new Error(`${source}: ${prefix ? `"${prefix.slice(0, -1)}"` : 'the config'} must be a JSON object`);
+  }
+  for (const [key, value] of Object.entries(partial)) {
+    const path = prefix + key;
+    if (!(key in target)) throw new Error(`${source}: unknown config key "${path}"`);
+    const current = target[key];
+    if (typeof current === 'object' && current !== null) {
+      merge(current as Record<string, unknown>, value, `${path}.`, source);
+      continue;
+    }
+    const bounds = BOUNDS[path]!;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new Error(`${source}: "${path}" must be a number`);
+    }
+    if ((bounds.integer && !Number.isInteger(value)) || value < bounds.min || value > bounds.max) {
+      const kind = bounds.integer ? 'an integer' : 'a number';
+      throw new Error(`${source}: "${path}" must be ${kind} in [${bounds.min}, ${bounds.max}], got ${value}`);
+    }
+    target[key] = value;
+  }
+}
