@@ -76,6 +76,61 @@ test('writer produces the reference byte layout: padded compact header, tensors 
   assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'temp file renamed away');
 });
 
+// Byte vectors from the reference implementation's own tests (huggingface/safetensors,
+// safetensors/src/tensor.rs: test_serialization, test_serialization_forced_alignement, test_empty).
+const REFERENCE_ATTN_DOT_0 = [
+  64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34,
+  58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97,
+  116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0,
+  128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+];
+const REFERENCE_ATTN0 = [
+  72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58,
+  34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100,
+  97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32,
+  32, 32, 32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+];
+const REFERENCE_EMPTY = [8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32];
+const REFERENCE_EMPTY_WITH_METADATA = [
+  40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102,
+  114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
+];
+
+test('writer output is byte-identical to the reference implementation test vectors', () => {
+  const path = join(dir, 'reference.safetensors');
+  const six = [0, 1, 2, 3, 4, 5];
+  writeSafetensors(path, [['attn.0', tensor(six, [1, 2, 3])]]);
+  assert.deepEqual([...readFileSync(path)], REFERENCE_ATTN_DOT_0);
+  writeSafetensors(path, [['attn0', tensor(six, [1, 1, 2, 3])]]);
+  assert.deepEqual([...readFileSync(path)], REFERENCE_ATTN0);
+  writeSafetensors(path, []);
+  assert.deepEqual([...readFileSync(path)], REFERENCE_EMPTY);
+  writeSafetensors(path, [], { metadata: { framework: 'pt' } });
+  assert.deepEqual([...readFileSync(path)], REFERENCE_EMPTY_WITH_METADATA);
+  for (const bytes of [REFERENCE_ATTN_DOT_0, REFERENCE_ATTN0]) {
+    writeFileSync(path, Buffer.from(bytes));
+    assert.deepEqual(
+      [...readSafetensors(path).get(bytes === REFERENCE_ATTN0 ? 'attn0' : 'attn.0')!.data],
+      six,
+    );
+  }
+  // test_deserialization / test_empty_shapes_allowed: unpadded header, I32 data, scalar shape []
+  const i32 = '{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}';
+  assert.deepEqual(
+    [...readSafetensors(craft('ref-i32.safetensors', i32, new Uint8Array(16))).get('test')!.data],
+    [0, 0, 0, 0],
+  );
+  const scalar = readSafetensors(
+    craft(
+      'ref-scalar.safetensors',
+      '{"test":{"dtype":"I32","shape":[],"data_offsets":[0,4]}}',
+      new Uint8Array(4),
+    ),
+  ).get('test')!;
+  assert.deepEqual(scalar.shape, []);
+  assert.equal(scalar.data.length, 1);
+});
+
 test('round trip in F32 is exact and F16/BF16 round to nearest even', () => {
   const values = [0, -0, 1, -2.5, 1 / 3, 65504, 1e-6, 3.14159, -7e-8, 1e30];
   const tensors = new Map([
