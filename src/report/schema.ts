@@ -345,6 +345,16 @@ function join(path: string, key: string | number): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
+// Ranks and layers are bounded by world.candidates and model.layers; when those are themselves invalid
+// (undefined here) only the lower bound is checked, so one bad field does not cascade into dozens.
+function rankRule(candidates: number | undefined): NumberRule {
+  return candidates === undefined ? { min: 1 } : { min: 1, max: candidates };
+}
+
+function layerRule(layers: number | undefined): NumberRule {
+  return layers === undefined ? { min: 0, integer: true } : { min: 0, max: layers, integer: true };
+}
+
 function checkIncreasing(c: Checker, values: (number | undefined)[], path: string, what: string): void {
   for (let i = 1; i < values.length; i++) {
     const previous = values[i - 1];
@@ -355,12 +365,12 @@ function checkIncreasing(c: Checker, values: (number | undefined)[], path: strin
   }
 }
 
-function checkProbeLayers(c: Checker, list: unknown[], path: string, layers: number): void {
+function checkProbeLayers(c: Checker, list: unknown[], path: string, layers: number | undefined): void {
   list.forEach((entry, i) => {
     const p = join(path, i);
     const probe = c.object(entry, p);
     if (!probe) return;
-    c.number(probe, 'layer', p, { min: 0, max: layers, integer: true });
+    c.number(probe, 'layer', p, layerRule(layers));
     c.oneOf(probe, 'design', p, PROBE_DESIGNS);
     c.oneOf(probe, 'kind', p, PROBE_KINDS);
     c.number(probe, 'accuracy', p, FRACTION);
@@ -369,11 +379,16 @@ function checkProbeLayers(c: Checker, list: unknown[], path: string, layers: num
   });
 }
 
-function checkMethods(c: Checker, root: Json, layers: number, candidates: number): void {
+function checkMethods(
+  c: Checker,
+  root: Json,
+  layers: number | undefined,
+  candidates: number | undefined,
+): void {
   const list = c.array(root, 'methods', '', true);
   if (!list) return;
   const seen = new Set<string>();
-  const rank: NumberRule = { min: 1, max: Math.max(1, candidates) };
+  const rank = rankRule(candidates);
   list.forEach((entry, i) => {
     const p = join('methods', i);
     const method = c.object(entry, p);
@@ -410,13 +425,16 @@ function checkMethods(c: Checker, root: Json, layers: number, candidates: number
   }
 }
 
-function checkTraining(c: Checker, root: Json, layers: number, candidates: number): void {
+function checkTraining(
+  c: Checker,
+  root: Json,
+  layers: number | undefined,
+  candidates: number | undefined,
+): void {
   const training = c.child(root, 'training', '');
   if (!training) return;
   const probeLayers = c.array(training, 'probe_layers', 'training', true);
-  probeLayers?.forEach((layer, i) =>
-    c.numberValue(layer, `training.probe_layers[${i}]`, { min: 0, max: layers, integer: true }),
-  );
+  probeLayers?.forEach((layer, i) => c.numberValue(layer, `training.probe_layers[${i}]`, layerRule(layers)));
   const steps = c.array(training, 'steps', 'training', true);
   if (steps) {
     const stepNumbers = steps.map((entry, i) => {
@@ -425,7 +443,7 @@ function checkTraining(c: Checker, root: Json, layers: number, candidates: numbe
       if (!step) return undefined;
       c.number(step, 'lambda', p);
       for (const key of ['forget_heldout', 'probe_accuracy', 'retain']) c.number(step, key, p, FRACTION);
-      c.number(step, 'forget_rank_heldout', p, { min: 1, max: Math.max(1, candidates) });
+      c.number(step, 'forget_rank_heldout', p, rankRule(candidates));
       const loss = c.child(step, 'loss', p);
       if (loss) {
         if (Object.keys(loss).length === 0) c.fail(join(p, 'loss'), 'must name at least one loss');
@@ -480,7 +498,7 @@ function checkRelearning(c: Checker, root: Json): void {
   }
 }
 
-function checkCrystallization(c: Checker, root: Json, layers: number): void {
+function checkCrystallization(c: Checker, root: Json, layers: number | undefined): void {
   const crystal = c.child(root, 'crystallization', '');
   if (!crystal) return;
   c.string(crystal, 'probe_set', 'crystallization');
@@ -497,7 +515,7 @@ function checkCrystallization(c: Checker, root: Json, layers: number): void {
       c.number(stats, 'participation_ratio', join(p, side), { min: 0 });
       c.number(stats, 'mean_cosine', join(p, side), { min: -1, max: 1 });
     }
-    return c.number(layer, 'layer', p, { min: 0, max: layers, integer: true });
+    return c.number(layer, 'layer', p, layerRule(layers));
   });
   checkIncreasing(c, layerNumbers, 'crystallization.layers', 'layer');
 }
@@ -605,18 +623,18 @@ export function validateResults(value: unknown, file: string): RunResults {
     c.number(root, 'duration_seconds', '', { min: 0 });
 
     const model = c.child(root, 'model', '');
-    let layers = 0;
+    let layers: number | undefined;
     if (model) {
       c.string(model, 'name', 'model');
-      layers = c.number(model, 'layers', 'model', { min: 1, integer: true }) ?? 0;
+      layers = c.number(model, 'layers', 'model', { min: 1, integer: true });
       c.number(model, 'hidden_size', 'model', { min: 1, integer: true });
       c.number(model, 'parameters', 'model', { min: 1, integer: true });
     }
     const world = c.child(root, 'world', '');
-    let candidates = 0;
+    let candidates: number | undefined;
     if (world) {
       c.string(world, 'relation', 'world');
-      candidates = c.number(world, 'candidates', 'world', { min: 2, integer: true }) ?? 0;
+      candidates = c.number(world, 'candidates', 'world', { min: 2, integer: true });
       c.number(world, 'forget_facts', 'world', { min: 1, integer: true });
       c.number(world, 'retain_facts', 'world', COUNT);
     }

@@ -1,0 +1,23 @@
+// Shared by the report tests: the fixture run folder and fresh copies of it to modify.
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/report-run/', import.meta.url));
+
+/** The fixture's results.json as a plain object, a fresh copy each call (tests mutate it). */
+export function fixtureResults(): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(FIXTURE_DIR, 'results.json'), 'utf8')) as Record<string, unknown>;
+}
+
+export function fixtureConfig(): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(FIXTURE_DIR, 'config.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** A copy of the fixture run folder in a new temporary directory. */
+export function copyFixture(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'rlcp-report-')), 'run');
+  cpSync(FIXTURE_DIR, dir, { recursive: true });
+  return dir;
+}
