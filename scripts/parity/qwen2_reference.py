@@ -284,6 +284,11 @@ def make_batch(cfg, gen):
     # As HF generate derives them for left padding: cumsum(mask) - 1, pads set to 1.
     position_ids = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     labels = ids.masked_fill(mask == 0, -100)
+    # HF would predict a row's first real token from the padding position before it, whose output is
+    # undefined (implementations fill padding rows differently); leave that target out.
+    for row, pads in enumerate(PADS):
+        if pads > 0:
+            labels[row, pads] = -100
     return ids, mask, position_ids, labels
 
 
