@@ -101,7 +101,10 @@ const f32View = new Float32Array(f32Bits.buffer);
 /** float32 → bfloat16 bits, round to nearest even; NaN stays NaN (quietened), overflow rounds to inf. */
 export function f32ToBf16Bits(value: number): number {
   f32View[0] = value;
-  const x = f32Bits[0]!;
+  return bf16FromF32Bits(f32Bits[0]!);
+}
+
+function bf16FromF32Bits(x: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x0040;
   return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
@@ -242,15 +245,17 @@ function decodeInto(dtype: SafetensorsDtype, bytes: Uint8Array, out: Float32Arra
   }
 }
 
-/** Encodes `src` as `dtype` into `dst` (exactly src.length × dtype bytes). */
-function encodeInto(dtype: WritableDtype, src: Float32Array, dst: Uint8Array): void {
-  if (dtype === 'F32') {
-    dst.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
-    return;
+/** The bytes of `src` stored as `dtype`: a view of `src` for F32, else converted into `scratch`. */
+function encode(dtype: WritableDtype, src: Float32Array, scratch: Uint8Array): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  const out = new Uint16Array(scratch.buffer, scratch.byteOffset, src.length);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+    for (let i = 0; i < src.length; i++) out[i] = bf16FromF32Bits(bits[i]!);
+  } else {
+    for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]!);
   }
-  const out = new Uint16Array(dst.buffer, dst.byteOffset, src.length);
-  const convert = dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits;
-  for (let i = 0; i < src.length; i++) out[i] = convert(src[i]!);
+  return scratch.subarray(0, src.length * 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,7 +701,10 @@ export function writeSafetensors(
   if (!['F32', 'F16', 'BF16'].includes(dtype)) {
     throw new Error(`${path}: cannot write dtype ${JSON.stringify(dtype)} (F32, F16 or BF16)`);
   }
-  const entries = checkTensors(path, tensors).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // Byte order of the UTF-8 names, as the reference implementation sorts them.
+  const entries = checkTensors(path, tensors).sort((a, b) =>
+    Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])),
+  );
   const header = encodeHeader(path, entries, dtype, options.metadata);
   const size = DTYPE_BYTES[dtype];
   writeStreamAtomic(path, (write) => {
@@ -706,9 +714,7 @@ export function writeSafetensors(
     for (const [, tensor] of entries) {
       for (let start = 0; start < tensor.data.length; start += elementsPerChunk) {
         const part = tensor.data.subarray(start, Math.min(start + elementsPerChunk, tensor.data.length));
-        const bytes = scratch.subarray(0, part.length * size);
-        encodeInto(dtype, part, bytes);
-        write(bytes);
+        write(encode(dtype, part, scratch));
       }
     }
   });
