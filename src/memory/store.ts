@@ -118,6 +118,17 @@ interface FactRow {
 
 const FACT_COLUMNS = 'id, subject, relation, object, source, updated_at, statement';
 
+function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function assertNoTables(db: Database.Database): void {
+  const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+    n: number;
+  };
+  if (tables.n > 0) throw new Error('a SQLite database, but not an rlcp fact store');
+}
+
 function toFact(row: FactRow): StoredFact {
   return {
     id: row.id,
@@ -227,19 +238,21 @@ export class FactStore {
     }
     try {
       db.pragma('busy_timeout = 10000');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version === 0) {
-        const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
-          n: number;
-        };
-        if (tables.n > 0) throw new Error('a SQLite database, but not an rlcp fact store');
+      if (userVersion(db) === 0) {
+        // Refuse a foreign database before changing anything in it (journal mode included).
+        assertNoTables(db);
         if (options.readonly) throw new Error('empty database opened read-only');
         db.pragma('journal_mode = WAL');
+        // Checked again under the write lock: another process may have created the schema meanwhile.
         db.transaction(() => {
+          if (userVersion(db) !== 0) return;
+          assertNoTables(db);
           db.exec(SCHEMA);
           db.pragma(`user_version = ${SCHEMA_VERSION}`);
         }).immediate();
-      } else if (version !== SCHEMA_VERSION) {
+      }
+      const version = userVersion(db);
+      if (version !== SCHEMA_VERSION) {
         throw new Error(`fact store schema version ${version}, this rlcp reads version ${SCHEMA_VERSION}`);
       }
     } catch (error) {

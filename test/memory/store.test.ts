@@ -257,6 +257,9 @@ test('opening something that is not a fact store fails with the path', () => {
   db.exec('CREATE TABLE t (x)');
   db.close();
   assert.throws(() => FactStore.open(other), /other\.db: a SQLite database, but not an rlcp fact store/);
+  const untouched = new Database(other, { readonly: true });
+  assert.equal(untouched.pragma('journal_mode', { simple: true }), 'delete');
+  untouched.close();
   assert.throws(
     () => FactStore.open(join(dir, 'none.db'), { readonly: true }),
     /none\.db: fact store not found/,
