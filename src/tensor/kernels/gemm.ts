@@ -1,0 +1,185 @@
+// Batched GEMM: Y[..., m, n] = alpha * op(A)[..., m, k] @ op(B)[..., k, n], op = optional transpose of
+// the last two dims, leading (batch) dims broadcast NumPy-style. The fast path runs onnxruntime's
+// com.microsoft FusedMatMul (MLAS kernels, transposes without copies); gemmReference is the plain
+// TypeScript definition the tests hold it to.
+import type { Shape } from '../tensor.ts';
+import { broadcastShapes, broadcastStrides, formatShape } from '../shape.ts';
+import { compiledGraph, ortTensor } from './onnx.ts';
+import type { OnnxValue } from './onnx.ts';
+
+export interface GemmOptions {
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+}
+
+interface GemmGeometry {
+  m: number;
+  k: number;
+  n: number;
+  batch: number[];
+}
+
+function geometry(aShape: Shape, bShape: Shape, opts: GemmOptions): GemmGeometry {
+  if (aShape.length < 2 || bShape.length < 2) {
+    throw new Error(`matmul: operands need rank >= 2, got ${formatShape(aShape)} and ${formatShape(bShape)}`);
+  }
+  const [a0, a1] = aShape.slice(-2) as [number, number];
+  const [b0, b1] = bShape.slice(-2) as [number, number];
+  const m = opts.transA ? a1 : a0;
+  const k = opts.transA ? a0 : a1;
+  const kb = opts.transB ? b1 : b0;
+  const n = opts.transB ? b0 : b1;
+  if (k !== kb) {
+    throw new Error(
+      `matmul: inner dimensions differ: ${formatShape(aShape)}${opts.transA ? 'ᵀ' : ''} @ ${formatShape(bShape)}${opts.transB ? 'ᵀ' : ''}`,
+    );
+  }
+  const batch = broadcastShapes(aShape.slice(0, -2), bShape.slice(0, -2), 'matmul batch dims');
+  return { m, k, n, batch };
+}
+
+/** Output shape of gemm(a, b), validating the operands. */
+export function gemmOutputShape(aShape: Shape, bShape: Shape, opts: GemmOptions = {}): number[] {
+  const { m, n, batch } = geometry(aShape, bShape, opts);
+  return [...batch, m, n];
+}
+
+const product = (dims: readonly number[]): number => dims.reduce((p, d) => p * d, 1);
+
+function fusedMatMul(transA: boolean, transB: boolean, alpha: number, rank: number) {
+  const key = `gemm|${+transA}|${+transB}|${rank}|${alpha}`;
+  return compiledGraph(key, () => {
+    const value = (name: string): OnnxValue => ({
+      name,
+      type: 'float32',
+      dims: Array.from({ length: rank }, (_, i) => `${name}${i}`),
+    });
+    return {
+      nodes: [
+        {
+          op: 'FusedMatMul',
+          domain: 'com.microsoft',
+          inputs: ['A', 'B'],
+          outputs: ['Y'],
+          attrs: [
+            { name: 'transA', int: +transA },
+            { name: 'transB', int: +transB },
+            { name: 'alpha', float: alpha },
+          ],
+        },
+      ],
+      inputs: [value('A'), value('B')],
+      outputs: [value('Y')],
+    };
+  });
+}
+
+/** Native GEMM into `out` (length = size of gemmOutputShape). */
+export function gemm(
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  opts: GemmOptions,
+  out: Float32Array,
+): void {
+  const { m, k, n, batch } = geometry(aShape, bShape, opts);
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const alpha = opts.alpha ?? 1;
+  const outSize = product(batch) * m * n;
+  if (out.length !== outSize) throw new Error(`gemm: output has ${out.length} elements, expected ${outSize}`);
+  checkLength(a, aShape, 'A');
+  checkLength(b, bShape, 'B');
+  if (outSize === 0) return;
+  if (k === 0) {
+    out.fill(0);
+    return;
+  }
+  const aBatch = aShape.slice(0, -2);
+  const bBatch = bShape.slice(0, -2);
+  const aRows = aShape.slice(-2);
+  const bRows = bShape.slice(-2);
+  let aDims: number[];
+  let bDims: number[];
+  let yDims: number[];
+  if (product(bBatch) === 1 && !transA) {
+    // B is shared by every batch: fold A's batch into its rows, one big GEMM.
+    aDims = [1, product(aBatch) * m, k];
+    bDims = [1, ...bRows];
+    yDims = [1, product(aBatch) * m, n];
+  } else if (product(aBatch) === 1 || product(bBatch) === 1 || sameDims(aBatch, bBatch)) {
+    const batchA = product(aBatch);
+    const batchB = product(bBatch);
+    aDims = [batchA, ...aRows];
+    bDims = [batchB, ...bRows];
+    yDims = [Math.max(batchA, batchB), m, n];
+  } else {
+    const rank = batch.length + 2;
+    const pad = (dims: readonly number[]) => [...new Array<number>(rank - dims.length).fill(1), ...dims];
+    aDims = pad(aShape);
+    bDims = pad(bShape);
+    yDims = [...batch, m, n];
+  }
+  fusedMatMul(transA, transB, alpha, aDims.length).run(
+    { A: ortTensor(a, aDims), B: ortTensor(b, bDims) },
+    { Y: ortTensor(out, yDims) },
+  );
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function checkLength(data: Float32Array, shape: Shape, name: string): void {
+  if (data.length !== product(shape)) {
+    throw new Error(
+      `gemm: operand ${name} has ${data.length} elements, shape ${formatShape(shape)} needs ${product(shape)}`,
+    );
+  }
+}
+
+/** Plain TypeScript GEMM (float64 accumulation); the definition the native path is tested against. */
+export function gemmReference(
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  opts: GemmOptions = {},
+): Float32Array {
+  const { m, k, n, batch } = geometry(aShape, bShape, opts);
+  checkLength(a, aShape, 'A');
+  checkLength(b, bShape, 'B');
+  const alpha = opts.alpha ?? 1;
+  const out = new Float32Array(product(batch) * m * n);
+  const aStrides = broadcastStrides(aShape.slice(0, -2), batch);
+  const bStrides = broadcastStrides(bShape.slice(0, -2), batch);
+  const index = new Array<number>(batch.length).fill(0);
+  for (let t = 0; t < product(batch); t++) {
+    let aOffset = 0;
+    let bOffset = 0;
+    for (let d = 0; d < batch.length; d++) {
+      aOffset += index[d]! * aStrides[d]!;
+      bOffset += index[d]! * bStrides[d]!;
+    }
+    aOffset *= m * k;
+    bOffset *= k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) {
+          const av = opts.transA ? a[aOffset + p * m + i]! : a[aOffset + i * k + p]!;
+          const bv = opts.transB ? b[bOffset + j * k + p]! : b[bOffset + p * n + j]!;
+          acc += av * bv;
+        }
+        out[t * m * n + i * n + j] = alpha * acc;
+      }
+    }
+    for (let d = batch.length - 1; d >= 0; d--) {
+      if (++index[d]! < batch[d]!) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,185 @@
+// Fused transformer ops with hand-written backward: RMSNorm, RoPE, softmax, gradient reversal.
+import { emptyTensor, giveGrad, gradInto, record, tracksGrad } from '../tensor.ts';
+import type { Tensor } from '../tensor.ts';
+import { allocUninit } from '../pool.ts';
+import { formatShape } from '../shape.ts';
+import { expShifted, logSoftmaxRows, softmaxRows } from '../kernels/rows.ts';
+
+function lastDim(a: Tensor, what: string): number {
+  const d = a.shape[a.shape.length - 1];
+  if (d === undefined || d === 0)
+    throw new Error(`${what}: needs a non-empty last dim, got ${formatShape(a.shape)}`);
+  return d;
+}
+
+/** x / rms(x) * weight over the last dim (Qwen2RMSNorm: rms = sqrt(mean(x²) + eps)). */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const dim = lastDim(x, 'rmsNorm');
+  if (weight.shape.length !== 1 || weight.shape[0] !== dim) {
+    throw new Error(
+      `rmsNorm: weight ${formatShape(weight.shape)} does not match input ${formatShape(x.shape)}`,
+    );
+  }
+  const rows = x.size / dim;
+  const out = emptyTensor(x.shape);
+  const xd = x.data;
+  const w = weight.data;
+  const y = out.data;
+  const invRms = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim;
+    let ss = 0;
+    for (let j = 0; j < dim; j++) ss += xd[base + j]! * xd[base + j]!;
+    const inv = 1 / Math.sqrt(ss / dim + eps);
+    invRms[r] = inv;
+    for (let j = 0; j < dim; j++) y[base + j] = Math.fround(xd[base + j]! * inv) * w[j]!;
+  }
+  if (tracksGrad(x, weight)) {
+    record(out, [x, weight], (g) => {
+      const gw = weight.requiresGrad ? gradInto(weight) : null;
+      const gx = x.requiresGrad ? allocUninit(x.size) : null;
+      for (let r = 0; r < rows; r++) {
+        const base = r * dim;
+        const inv = invRms[r]!;
+        // d x̂ = g·w; dx = inv · (d x̂ − x̂ · mean(d x̂ · x̂)), with x̂ = x · inv.
+        let dot = 0;
+        for (let j = 0; j < dim; j++) {
+          const xhat = xd[base + j]! * inv;
+          const gj = g[base + j]!;
+          if (gw) gw[j]! += gj * xhat;
+          dot += gj * w[j]! * xhat;
+        }
+        if (gx) {
+          const m = dot / dim;
+          for (let j = 0; j < dim; j++) gx[base + j] = inv * (g[base + j]! * w[j]! - xd[base + j]! * inv * m);
+        }
+      }
+      if (gx) giveGrad(x, gx);
+    });
+  }
+  return out;
+}
+
+/** cos/sin of position · inverse frequency, [rows, half], computed in float32 like Hugging Face. */
+function ropeTables(
+  positions: Int32Array,
+  half: number,
+  theta: number,
+): { cos: Float32Array; sin: Float32Array } {
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(theta ** Math.fround((2 * i) / (2 * half)));
+  const cos = new Float32Array(positions.length * half);
+  const sin = new Float32Array(positions.length * half);
+  for (let p = 0; p < positions.length; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(positions[p]! * invFreq[i]!);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Rotary position embedding, rotate-half convention (Hugging Face Llama/Qwen2):
+ * x [B, H, T, Dh], positions [B*T] (position of token t of batch row b at b*T + t).
+ */
+export function rope(x: Tensor, positions: Int32Array, theta: number): Tensor {
+  if (x.shape.length !== 4) throw new Error(`rope: expected [B, H, T, Dh], got ${formatShape(x.shape)}`);
+  const [batch, heads, seq, headDim] = x.shape as [number, number, number, number];
+  if (headDim % 2 !== 0) throw new Error(`rope: head dim ${headDim} must be even`);
+  if (positions.length !== batch * seq) {
+    throw new Error(`rope: ${positions.length} positions for batch ${batch} × seq ${seq}`);
+  }
+  const half = headDim / 2;
+  const { cos, sin } = ropeTables(positions, half, theta);
+  // Rotates every head vector; `sign` = +1 forward, -1 backward (the inverse rotation).
+  const rotate = (src: Float32Array, dst: Float32Array, sign: number) => {
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        for (let t = 0; t < seq; t++) {
+          const base = ((b * heads + h) * seq + t) * headDim;
+          const table = (b * seq + t) * half;
+          for (let i = 0; i < half; i++) {
+            const c = cos[table + i]!;
+            const s = sign * sin[table + i]!;
+            const x1 = src[base + i]!;
+            const x2 = src[base + half + i]!;
+            dst[base + i] = x1 * c - x2 * s;
+            dst[base + half + i] = x2 * c + x1 * s;
+          }
+        }
+      }
+    }
+  };
+  const out = emptyTensor(x.shape);
+  rotate(x.data, out.data, 1);
+  if (tracksGrad(x)) {
+    record(out, [x], (g) => {
+      const gx = allocUninit(g.length);
+      rotate(g, gx, -1);
+      giveGrad(x, gx);
+    });
+  }
+  return out;
+}
+
+/** Softmax over the last dim. */
+export function softmax(a: Tensor): Tensor {
+  const cols = lastDim(a, 'softmax');
+  const out = emptyTensor(a.shape);
+  softmaxRows(a.data, out.data, cols);
+  if (tracksGrad(a)) {
+    const y = out.data;
+    record(out, [a], (g) => {
+      const ga = allocUninit(g.length);
+      for (let start = 0; start < g.length; start += cols) {
+        let dot = 0;
+        for (let j = start; j < start + cols; j++) dot += g[j]! * y[j]!;
+        for (let j = start; j < start + cols; j++) ga[j] = y[j]! * (g[j]! - dot);
+      }
+      giveGrad(a, ga);
+    });
+  }
+  return out;
+}
+
+/** Log-softmax over the last dim. */
+export function logSoftmax(a: Tensor): Tensor {
+  const cols = lastDim(a, 'logSoftmax');
+  const out = emptyTensor(a.shape);
+  logSoftmaxRows(a.data, out.data, cols);
+  if (tracksGrad(a)) {
+    const y = out.data;
+    record(out, [a], (g) => {
+      // dx = g − softmax · Σg, softmax = exp(log-softmax).
+      const ga = allocUninit(g.length);
+      for (let start = 0; start < g.length; start += cols) {
+        let total = 0;
+        for (let j = start; j < start + cols; j++) total += g[j]!;
+        expShifted(y, start, start + cols, 0, ga);
+        for (let j = start; j < start + cols; j++) ga[j] = g[j]! - ga[j]! * total;
+      }
+      giveGrad(a, ga);
+    });
+  }
+  return out;
+}
+
+/** Gradient reversal: identity forward (shares data), −lambda · grad backward. */
+export function gradReverse(a: Tensor, lambda: number): Tensor {
+  const out = a.view(a.shape, false);
+  if (tracksGrad(a)) {
+    record(out, [a], (g) => {
+      const ga = allocUninit(g.length);
+      for (let i = 0; i < g.length; i++) ga[i] = -lambda * g[i]!;
+      giveGrad(a, ga);
+    });
+  }
+  return out;
+}
+
+/** Blocks gradients: same data, requires no grad. */
+export function stopGradient(a: Tensor): Tensor {
+  return a.detach();
+}
