@@ -49,19 +49,41 @@ function watch(page: Page): PageLog {
   return log;
 }
 
+// The project compiles without the DOM library, so the few browser objects used in page.evaluate are
+// described here.
+interface BrowserCanvas {
+  id: string;
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+  };
+}
+
+interface BrowserChart {
+  data: { datasets: { label: string; data: (number | null | { y: number })[] }[] };
+}
+
+interface BrowserGlobals {
+  Chart: { getChart(canvas: BrowserCanvas): BrowserChart | undefined };
+  document: {
+    querySelectorAll(selector: 'canvas'): Iterable<BrowserCanvas>;
+    documentElement: { scrollWidth: number; clientWidth: number };
+  };
+}
+
 async function checkCharts(page: Page): Promise<ChartCheck[]> {
   return page.evaluate(() => {
-    const chartJs = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): unknown } }).Chart;
+    const { Chart, document } = globalThis as unknown as BrowserGlobals;
     return [...document.querySelectorAll('canvas')].map((canvas) => {
-      const chart = chartJs.getChart(canvas) as
-        { data: { datasets: { label: string; data: (number | null | { y: number })[] }[] } } | undefined;
+      const chart = Chart.getChart(canvas);
       const datasets = (chart?.data.datasets ?? []).map((d) => ({
         label: d.label,
         points: d.data.filter((v) =>
           typeof v === 'number' ? Number.isFinite(v) : v !== null && Number.isFinite(v.y),
         ).length,
       }));
-      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
       let colouredPixels = 0;
       for (let i = 0; i < pixels.length; i += 4) {
         const [r, g, b, a] = [pixels[i]!, pixels[i + 1]!, pixels[i + 2]!, pixels[i + 3]!];
@@ -112,9 +134,10 @@ test('the fixture report opens in chromium offline, error-free, with every chart
     const phone = await browser.newPage({ viewport: { width: 390, height: 800 } });
     const phoneLog = watch(phone);
     await phone.goto(reportUrl, { waitUntil: 'load' });
-    const overflow = await phone.evaluate(
-      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    );
+    const overflow = await phone.evaluate(() => {
+      const { documentElement } = (globalThis as unknown as BrowserGlobals).document;
+      return documentElement.scrollWidth - documentElement.clientWidth;
+    });
     assert.ok(overflow <= 0, `page is ${overflow}px wider than a 390px screen`);
     assert.deepEqual(phoneLog.errors, []);
   } finally {
