@@ -41,6 +41,7 @@ import {
   type PretrainLine,
   type RagRecord,
   type SplitName,
+  type WorldRecord,
 } from './schema.ts';
 import { asObject, fieldArray, fieldInteger, fieldString, fieldStringArray, nested } from './validate.ts';
 import { DEFAULT_WORLD_CONFIG, resolveWorldConfig, type WorldConfig } from './world-config.ts';
@@ -114,6 +115,8 @@ export interface WorldMeta {
     unk_token_id: number;
     /** Longest record of each file in tokens, EOS included. */
     max_tokens: Record<string, number>;
+    /** Tokens of each file (prompt + completion or text, + EOS per line): one epoch's size. */
+    total_tokens: Record<string, number>;
   };
 }
 
@@ -328,10 +331,11 @@ class RagBuilder {
     const sameRelation = unrelated.filter((f) => f.relation === target.relation && f.object !== statedObject);
     const chosen: Fact[] = [];
     if (this.distractors > 0 && sameRelation.length > 0) chosen.push(this.rng.pick(sameRelation));
-    while (chosen.length < this.distractors) {
-      const next = this.rng.pick(unrelated);
-      if (!chosen.includes(next)) chosen.push(next);
+    const others = unrelated.filter((f) => !chosen.includes(f));
+    if (others.length < this.distractors - chosen.length) {
+      throw new Error(`the world is too small for ${this.distractors} distractors per RAG context`);
     }
+    chosen.push(...this.rng.sample(others, this.distractors - chosen.length));
     const context: ContextFact[] = this.rng.shuffle([
       { fact_id: target.id, relation: target.relation, subject: target.subject, object: statedObject },
       ...chosen.map((f) => ({ fact_id: f.id, relation: f.relation, subject: f.subject, object: f.object })),
@@ -550,8 +554,11 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
   ];
   const built = buildWorldTokenizer(texts);
   const maxTokens: Record<string, number> = {};
+  const totalTokens: Record<string, number> = {};
   for (const [name, records] of Object.entries(files)) {
-    maxTokens[name] = Math.max(0, ...records.map((r) => pretokenize(lineText(r)).length + 1));
+    const lengths = records.map((r) => pretokenize(lineText(r)).length + 1);
+    maxTokens[name] = Math.max(0, ...lengths);
+    totalTokens[name] = lengths.reduce((sum, n) => sum + n, 0);
   }
   const counts: Record<string, number> = { facts: facts.length };
   for (const [name, records] of Object.entries(files)) counts[name] = records.length;
@@ -590,6 +597,7 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
       eos_token_id: built.vocab.get(EOS_TOKEN)!,
       unk_token_id: built.vocab.get(UNK_TOKEN)!,
       max_tokens: maxTokens,
+      total_tokens: totalTokens,
     },
   };
   return {
@@ -635,6 +643,8 @@ export interface World {
   pretrainOracle: PretrainLine[];
   /** The candidate answers of a relation (throws for an unknown relation). */
   candidates(relation: string): string[];
+  /** A split by its file name, e.g. "forget_heldout" (for commands taking `--split NAME`). */
+  records(split: SplitName): WorldRecord[];
 }
 
 function readSplit<S extends SplitName, T extends { split: string }>(
@@ -681,26 +691,44 @@ export function loadWorld(dir: string): World {
   const meta = validateMeta(readJson(`${dir}/world.json`), `${dir}/world.json`);
   const facts = loadFactSet(`${dir}/facts.jsonl`);
   const candidates = new Map(meta.relations.map((r) => [r.name, r.candidates]));
+  const splits: Record<SplitName, WorldRecord[]> = {
+    forget_train: readSplit(dir, 'forget_train', validateFactRecord),
+    forget_heldout: readSplit(dir, 'forget_heldout', validateFactRecord),
+    retain_train: readSplit(dir, 'retain_train', validateFactRecord),
+    retain_heldout: readSplit(dir, 'retain_heldout', validateFactRecord),
+    logic_train: readSplit(dir, 'logic_train', validateLogicRecord),
+    logic_test: readSplit(dir, 'logic_test', validateLogicRecord),
+    rag_train: readSplit(dir, 'rag_train', validateRagRecord),
+    rag_test: readSplit(dir, 'rag_test', validateRagRecord),
+    rag_counterfactual: readSplit(dir, 'rag_counterfactual', validateRagRecord),
+    multihop_train: readSplit(dir, 'multihop_train', validateMultihopRecord),
+    multihop_test: readSplit(dir, 'multihop_test', validateMultihopRecord),
+  };
   return {
     dir,
     meta,
     facts,
-    forgetTrain: readSplit(dir, 'forget_train', validateFactRecord),
-    forgetHeldout: readSplit(dir, 'forget_heldout', validateFactRecord),
-    retainTrain: readSplit(dir, 'retain_train', validateFactRecord),
-    retainHeldout: readSplit(dir, 'retain_heldout', validateFactRecord),
-    logicTrain: readSplit(dir, 'logic_train', validateLogicRecord),
-    logicTest: readSplit(dir, 'logic_test', validateLogicRecord),
-    ragTrain: readSplit(dir, 'rag_train', validateRagRecord),
-    ragTest: readSplit(dir, 'rag_test', validateRagRecord),
-    ragCounterfactual: readSplit(dir, 'rag_counterfactual', validateRagRecord),
-    multihopTrain: readSplit(dir, 'multihop_train', validateMultihopRecord),
-    multihopTest: readSplit(dir, 'multihop_test', validateMultihopRecord),
+    forgetTrain: splits.forget_train as FactRecord[],
+    forgetHeldout: splits.forget_heldout as FactRecord[],
+    retainTrain: splits.retain_train as FactRecord[],
+    retainHeldout: splits.retain_heldout as FactRecord[],
+    logicTrain: splits.logic_train as LogicRecord[],
+    logicTest: splits.logic_test as LogicRecord[],
+    ragTrain: splits.rag_train as RagRecord[],
+    ragTest: splits.rag_test as RagRecord[],
+    ragCounterfactual: splits.rag_counterfactual as RagRecord[],
+    multihopTrain: splits.multihop_train as MultihopRecord[],
+    multihopTest: splits.multihop_test as MultihopRecord[],
     pretrain: readJsonl(`${dir}/pretrain.jsonl`, validatePretrainLine),
     pretrainOracle: readJsonl(`${dir}/pretrain_oracle.jsonl`, validatePretrainLine),
     candidates(relation: string): string[] {
       const list = candidates.get(relation);
       if (!list) throw new Error(`${dir}/world.json: no relation "${relation}"`);
+      return list;
+    },
+    records(split: SplitName): WorldRecord[] {
+      const list = splits[split];
+      if (!list) throw new Error(`${dir}: no split "${split}" (one of ${Object.keys(splits).join(', ')})`);
       return list;
     },
   };

@@ -81,6 +81,13 @@ test('default sizes: 260 facts, 15 forget facts on 15 countries, ≥ 45 paraphra
   })) {
     assert.equal(files[name], count.length, name);
   }
+  assert.equal(world.records('forget_heldout'), world.forgetHeldout);
+  assert.equal(world.records('multihop_test'), world.multihopTest);
+  assert.equal(world.candidates('city_country').length, 30);
+  assert.throws(() => world.candidates('city_mayor'), /no relation "city_mayor"/);
+  const tokens = world.meta.tokenizer.total_tokens;
+  const forgetStatementTokens = forget.reduce((sum, f) => sum + pretokenize(f.statement).length + 1, 0);
+  assert.equal(tokens.pretrain, tokens.pretrain_oracle! + tokens.forget_train! + forgetStatementTokens);
   assert.equal(world.logicTrain.length, DEFAULT_WORLD_CONFIG.logic.train);
   assert.equal(world.ragTest.length, DEFAULT_WORLD_CONFIG.rag.test);
   assert.equal(world.multihopTest.length, DEFAULT_WORLD_CONFIG.multihop.test);
