@@ -76,10 +76,6 @@ export interface SafetensorsSource {
   close(): void;
 }
 
-export function dtypeBytes(dtype: SafetensorsDtype): number {
-  return DTYPE_BYTES[dtype];
-}
-
 function isDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.hasOwn(DTYPE_BYTES, value);
 }
@@ -292,7 +288,9 @@ function isNonNegativeInt(value: unknown): value is number {
 
 /** Validates the header of an open file against the spec; every error names the file and defect. */
 function parseHeader(fd: number, path: string): ParsedHeader {
-  const fileSize = fstatSync(fd).size;
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) throw new Error(`${path}: not a regular file (expected a .safetensors file)`);
+  const fileSize = stat.size;
   if (fileSize < 8) {
     throw new Error(
       `${path}: not a safetensors file: ${fileSize} bytes, shorter than the 8-byte header length`,
@@ -380,7 +378,9 @@ function parseHeader(fd: number, path: string): ParsedHeader {
 
   // Like the reference implementation, the tensors must tile the data section exactly: overlaps
   // could alias weights, gaps and trailing bytes mean corruption.
-  const ordered = [...tensors.entries()].sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0]);
+  const ordered = [...tensors.entries()].sort(
+    (a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0] || a[1].dataOffsets[1] - b[1].dataOffsets[1],
+  );
   let cursor = 0;
   let previous = '';
   for (const [name, info] of ordered) {
@@ -476,7 +476,6 @@ function openFile(path: string): number {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${path}: file not found`);
-    if (code === 'EISDIR') throw new Error(`${path}: is a directory, expected a .safetensors file`);
     throw new Error(`${path}: cannot open (${(error as Error).message})`);
   }
 }

@@ -278,6 +278,7 @@ test('lazy file: info without loading, unknown names and use after close are cle
     () => openSafetensors(join(dir, 'missing.safetensors')),
     /missing\.safetensors: file not found/,
   );
+  assert.throws(() => openSafetensors(dir), /: not a regular file/);
 });
 
 test('hostile or truncated files are refused with the file and the defect named', () => {
@@ -426,6 +427,17 @@ test('hostile or truncated files are refused with the file and the defect named'
       label,
     );
   }
+  // Empty tensors may sit at any boundary, in any header order (the reference sorts by (begin, end)).
+  const empties = craft(
+    'empties.safetensors',
+    {
+      b: good.a,
+      a: { dtype: 'F32', shape: [0], data_offsets: [0, 0] },
+      c: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
+    },
+    eight,
+  );
+  assert.deepEqual([...readSafetensors(empties).keys()], ['a', 'b', 'c']);
   // The valid variant of the same bytes loads, so the cases above fail for the stated reason only.
   assert.deepEqual([...readSafetensors(craft('good.safetensors', good, eight)).get('a')!.data], [1, 2]);
 });
