@@ -156,7 +156,7 @@ const ARCHITECTURES: Record<ModelType, string> = {
 
 /** HF's defaults for optional keys (from the transformers config classes). */
 const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = { qwen2: 32768, llama: 2048, mistral: 131072 };
-const DEFAULT_RMS_EPS: Record<ModelType, number> = { qwen2: 1e-6, llama: 1e-6, mistral: 1e-6 };
+const DEFAULT_RMS_EPS = 1e-6; // same in all three config classes
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -322,7 +322,7 @@ export function parseModelConfig(
     numKeyValueHeads,
     headDim,
     maxPositionEmbeddings: positiveInt('max_position_embeddings', DEFAULT_MAX_POSITIONS[type]),
-    rmsNormEps: positiveNumber('rms_norm_eps', DEFAULT_RMS_EPS[type]),
+    rmsNormEps: positiveNumber('rms_norm_eps', DEFAULT_RMS_EPS),
     ropeTheta,
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     hiddenAct: 'silu',
