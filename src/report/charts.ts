@@ -461,7 +461,7 @@ function cotCharts(results: RunResults): ChartSpec[] {
         {
           label: 'Mean answer length (tokens)',
           data: [before.mean_tokens, after.mean_tokens],
-          color: PALETTE.blue,
+          color: [PALETTE.grey, PALETTE.blue],
           format: 'number',
         },
       ],

@@ -27,9 +27,9 @@
     return 'rgba(' + (n >> 16) + ',' + ((n >> 8) & 255) + ',' + (n & 255) + ',' + alpha + ')';
   }
 
-  /** Horizontal reference lines are named in the legend; vertical ones carry a label at the top. */
-  function isVertical(spec, line) {
-    return spec.horizontal ? line.scale !== 'x' : line.scale === 'x';
+  /** Lines on the x scale are vertical and carry a label at the top; the others are named in the legend. */
+  function isVertical(line) {
+    return line.scale === 'x';
   }
 
   /** Dashed reference lines (chance level, collapse step) drawn over the data. */
@@ -84,7 +84,7 @@
         else item.lineWidth = 0;
       }
       for (const line of spec.references || []) {
-        if (isVertical(spec, line)) continue;
+        if (isVertical(line)) continue;
         items.push({
           text: line.label,
           fillStyle: line.color,
@@ -173,7 +173,7 @@
       if (spec.y2) scales.y2 = valueAxis(spec.y2, 'right', false);
     }
     const datasets = spec.datasets.map((d) => dataset(spec, d));
-    const horizontalReferences = (spec.references || []).filter((line) => !isVertical(spec, line));
+    const horizontalReferences = (spec.references || []).filter((line) => !isVertical(line));
     return {
       type: spec.type,
       data: { labels: spec.labels, datasets: datasets },

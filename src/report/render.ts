@@ -106,7 +106,9 @@ function table(caption: string, head: string[], rows: string[][], rowClasses: st
       return `<tr${cls}>${row.map((cell, i) => (i === 0 ? `<th scope="row" class="text">${cell}</th>` : `<td>${cell}</td>`)).join('')}</tr>`;
     })
     .join('\n');
-  return `<div class="panel table"><div class="table-scroll"><table><caption>${caption}</caption><thead><tr>${thead}</tr></thead><tbody>
+  // The visible caption sits outside the scrolling box so it stays readable when a wide table scrolls;
+  // screen readers get the same text as the table's own caption.
+  return `<div class="panel table"><p class="caption" aria-hidden="true">${caption}</p><div class="table-scroll"><table><caption class="sr-only">${caption}</caption><thead><tr>${thead}</tr></thead><tbody>
 ${tbody}
 </tbody></table></div></div>`;
 }
@@ -326,22 +328,18 @@ ${table('Per-step evaluation of the RLCP run', ['Step', 'λ', 'Forget', 'Rank', 
 
 function comparisonSection(results: RunResults, charts: Record<string, ChartSpec>): string {
   const n = results.suite_sizes;
-  const head = [
+  const base = methodById(results, 'base').metrics;
+  const forgetHead = [
     'Method',
-    `Forget held-out<br>(n=${n.forget_heldout})`,
-    `Forget train<br>(n=${n.forget_train})`,
+    `Forget held-out (n=${n.forget_heldout})`,
+    `Forget train (n=${n.forget_train})`,
     'Rank held-out',
     'Rank train',
     'p(acc &gt; chance)',
     'p(rank = chance)',
-    'Forget status',
-    `Retain<br>(n=${n.retain})`,
-    `RAG<br>(n=${n.rag})`,
-    `Logic<br>(n=${n.logic})`,
-    `Multi-hop<br>(n=${n.multihop})`,
-    'Train time',
+    'Status',
   ];
-  const rows = results.methods.map((m) => {
+  const forgetRows = results.methods.map((m) => {
     const s = forgetStatus(m, results);
     const x = m.metrics;
     return [
@@ -353,28 +351,30 @@ function comparisonSection(results: RunResults, charts: Record<string, ChartSpec
       h(pValue(x.forget_p_above_chance)),
       h(pValue(x.forget_rank_p)),
       pill(s.text, s.tone),
-      percent(x.retain),
-      percent(x.rag),
-      percent(x.logic),
-      percent(x.multihop),
-      m.train_seconds > 0 ? duration(m.train_seconds) : '–',
     ];
   });
-  const chanceRow = [
-    '<em>Chance</em>',
-    percent(chanceAccuracy(results)),
-    percent(chanceAccuracy(results)),
-    fixed(chanceRank(results), 2),
-    fixed(chanceRank(results), 2),
-    '',
-    '',
-    '',
-    percent(chanceAccuracy(results)),
-    '',
-    '',
-    '',
-    '',
+  const chance = percent(chanceAccuracy(results));
+  const rank = fixed(chanceRank(results), 2);
+  const chanceRow = ['<em>Chance</em>', chance, chance, rank, rank, '', '', ''];
+  // Each utility score with its share of the base model's, the quantity the targets are set on.
+  const kept = (value: number, baseValue: number) =>
+    `${percent(value)} <span class="rel">${baseValue > 0 ? `${Math.round((value / baseValue) * 100)}%` : 'n/a'}</span>`;
+  const utilityHead = [
+    'Method',
+    `Retain (n=${n.retain})`,
+    `RAG (n=${n.rag})`,
+    `Logic (n=${n.logic})`,
+    `Multi-hop (n=${n.multihop})`,
+    'Train time',
   ];
+  const utilityRows = results.methods.map((m) => [
+    methodName(m.id),
+    kept(m.metrics.retain, base.retain),
+    kept(m.metrics.rag, base.rag),
+    kept(m.metrics.logic, base.logic),
+    kept(m.metrics.multihop, base.multihop),
+    m.train_seconds > 0 ? duration(m.train_seconds) : '–',
+  ]);
   const classes = results.methods.map((m) => (m.id === 'rlcp' ? 'highlight' : ''));
   const legend = results.methods
     .map((m) => `<li>${methodName(m.id)}: ${h(METHOD_SUMMARY[m.id])}</li>`)
@@ -389,7 +389,8 @@ ${figure(charts['chart-method-rank']!, `<b>Where the true forget answer ranks</b
 <p class="intro">Forget status: <b>recalled</b> when accuracy is significantly above chance, <b>inverted</b> when the rank is
 significantly worse than chance, <b>ranked high</b> when significantly better, else <b>at chance</b> (tests at p &lt; ${ALPHA}).</p></div>
 </div>
-${table('All methods, same evaluation (accuracies, mean ranks among the candidates, p-values)', head, [...rows, chanceRow], [...classes, ''])}`;
+${table('Forgetting: accuracy on the forget facts, mean rank of the true answer among the candidates, and the two tests against chance', forgetHead, [...forgetRows, chanceRow], [...classes, ''])}
+${table('What must survive: accuracy per suite, with the share of the base model’s score in grey', utilityHead, utilityRows, classes)}`;
 }
 
 function probeSection(results: RunResults, charts: Record<string, ChartSpec>): string {
@@ -534,7 +535,7 @@ function examplesSection(results: RunResults): string {
     .join('\n');
   return `<h2 id="examples">Example answers</h2>
 <p class="intro">The same prompts put to the base model and the metabolized (RLCP) model, greedy decoding.</p>
-<div class="panel table"><div class="table-scroll"><table class="examples"><caption>Prompts with the base and RLCP answers side by side (✓ correct, ✗ wrong)</caption>
+<div class="panel table"><p class="caption" aria-hidden="true">Prompts with the base and RLCP answers side by side (✓ correct, ✗ wrong)</p><div class="table-scroll"><table class="examples"><caption class="sr-only">Prompts with the base and RLCP answers side by side</caption>
 <thead><tr><th scope="col">Suite</th><th scope="col" class="text">Prompt</th><th scope="col" class="text">Expected</th><th scope="col" class="text">Base model</th><th scope="col" class="text">RLCP</th></tr></thead>
 <tbody>
 ${rows}
