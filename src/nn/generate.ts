@@ -30,6 +30,11 @@ export interface GenerateOptions {
   decoder?: TokenDecoder;
   /** Id placed in left-padding positions (masked, so any valid id works). Default 0. */
   padTokenId?: number;
+  /**
+   * Generate only ids below this (default: the whole vocabulary). Embedding tables are often padded past
+   * the tokenizer's last id (Qwen2.5: 151936 vs 151665); ids there could not be decoded.
+   */
+  vocabLimit?: number;
   /** Also return the raw next-token logits of every step. */
   outputLogits?: boolean;
 }
@@ -63,6 +68,11 @@ export function generate(
   if (!(temperature >= 0)) throw new Error(`generate: temperature must be ≥ 0, got ${temperature}`);
   if (!(topP > 0 && topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${topP}`);
   if (stopStrings.length > 0 && !options.decoder) throw new Error('generate: stopStrings need a decoder');
+  const vocab = model.config.vocabSize;
+  const limit = options.vocabLimit ?? vocab;
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= vocab)) {
+    throw new Error(`generate: vocabLimit must be an integer in 1..${vocab}, got ${limit}`);
+  }
   if (prompts.length === 0) return [];
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new Error(`generate: prompt ${i} is empty`);
@@ -71,7 +81,6 @@ export function generate(
   const batch = prompts.length;
   const { ids, mask, seq } = leftPad(prompts, options.padTokenId ?? 0);
   const rng = new Rng(options.seed ?? 0);
-  const vocab = model.config.vocabSize;
   const results: Generation[] = prompts.map(() => ({
     tokens: [],
     stopReason: 'max_new_tokens',
@@ -93,7 +102,8 @@ export function generate(
       for (let b = 0; b < batch; b++) {
         if (done[b]) continue;
         const row = logits.data.subarray(b * vocab, (b + 1) * vocab);
-        const token = temperature === 0 ? argmax(row) : sample(row, temperature, topP, rng);
+        const allowed = row.subarray(0, limit);
+        const token = temperature === 0 ? argmax(allowed) : sample(allowed, temperature, topP, rng);
         const result = results[b]!;
         result.tokens.push(token);
         result.logits?.push(row.slice());

@@ -198,10 +198,16 @@ export class Qwen2ForCausalLM {
     }
   }
 
-  /** Writes config.json + model.safetensors (weights converted to `dtype`, default F32). */
-  saveToDir(dir: string, options: { dtype?: WritableDtype } = {}): void {
+  /**
+   * Writes config.json + model.safetensors (weights converted to `dtype`, default F32; sharded with an
+   * index above `maxShardBytes`), copying the tokenizer files of `tokenizerDir` when given.
+   */
+  saveToDir(
+    dir: string,
+    options: { dtype?: WritableDtype; maxShardBytes?: number; tokenizerDir?: string } = {},
+  ): void {
     const tensors = new Map([...this.params].map(([name, t]) => [name, { data: t.data, shape: t.shape }]));
-    writeModelFolder(dir, this.config, tensors, { dtype: options.dtype ?? 'F32' });
+    writeModelFolder(dir, this.config, tensors, { ...options, dtype: options.dtype ?? 'F32' });
   }
 
   /** Parameters under their HF names (a tied lm_head appears once, as model.embed_tokens.weight). */
