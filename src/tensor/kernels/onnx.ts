@@ -173,6 +173,9 @@ export function compiledGraph(key: string, build: () => OnnxGraph): CompiledGrap
       graphOptimizationLevel: 'all',
       // The arena would keep every intermediate buffer onnxruntime ever allocated (RSS growth).
       enableCpuMemArena: false,
+      // Idle pool threads sleep instead of spinning: spinning burns the core our own TypeScript
+      // loops run on between kernels (and other processes' cores on a shared machine).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     sessions.set(cacheKey, session);
   }
