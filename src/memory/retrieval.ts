@@ -1,7 +1,7 @@
 // Retrieval from the symbolic RAM: from a question to the few facts the model should read, then the RAG
 // prompt the model was trained on. Algorithm (README.md): entity match first — facts whose subject or
 // object is named in the question, plus one hop from the named subjects — ordered by relation hint, match
-// kind and BM25; then FTS5 BM25 over the question's content words fills the remaining places.
+// kind and BM25 on the question's other words; then FTS5 BM25 over all its content words fills the rest.
 import { ragPrompt } from '../data/format.ts';
 import type { FactStore, StoredFact } from './store.ts';
 
@@ -15,14 +15,18 @@ export interface RetrieveOptions {
 }
 
 /**
- * How a fact was found, best first: `subject` / `object` — that field is named in the question; `hop` —
- * its subject is the object of a `subject` match; `text` — BM25 only.
+ * How a fact was found: `subject` / `object` — that field is named in the question; `hop` — its subject
+ * is the object of a `subject` match; `text` — BM25 only. `subject` ranks first, `object` and `hop` next
+ * (ordered together by score), `text` last.
  */
 export type RetrievalTier = 'subject' | 'object' | 'hop' | 'text';
 
 export interface RetrievedFact extends StoredFact {
   via: RetrievalTier;
-  /** FTS5 bm25() against the question's content words (lower is better); null when no word matched. */
+  /**
+   * FTS5 bm25(), lower is better; null when no word matched. Named and hop facts are scored on the
+   * question's content words outside the matched names, `text` facts on all its content words.
+   */
   score: number | null;
 }
 
@@ -85,22 +89,30 @@ export function retrieve(store: FactStore, question: string, options: RetrieveOp
   note(store.withObjectIn(names), 'object');
   if (options.hop ?? true) note(store.withSubjectIn([...new Set(bySubject.map((f) => f.object))]), 'hop');
 
+  // The named facts all share the names; what tells them apart is the rest of the question ("born",
+  // "currency"), so they are scored on the content words outside the matched names.
+  const nameWords = new Set(
+    [...found.values()].flatMap(({ fact, via }) =>
+      via === 'hop' ? [] : questionTerms(via === 'subject' ? fact.subject : fact.object),
+    ),
+  );
+  const intentTerms = terms.filter((t) => !nameWords.has(t));
   const scores = new Map<number, number>();
   if (found.size > 0) {
-    for (const hit of store.textSearch(terms, { limit: found.size, onlyIds: [...found.keys()] })) {
+    for (const hit of store.textSearch(intentTerms, { limit: found.size, onlyIds: [...found.keys()] })) {
       scores.set(hit.fact.id, hit.score);
     }
   }
-  const tierOrder: RetrievalTier[] = ['subject', 'object', 'hop'];
   const entityHits = [...found.values()].map(({ fact, via }) => ({
     ...fact,
     via,
     score: scores.get(fact.id) ?? null,
   }));
+  // Facts about a named subject first; facts naming it as object compete with one-hop facts on score.
   entityHits.sort(
     (a, b) =>
       Number(b.relation === options.relationHint) - Number(a.relation === options.relationHint) ||
-      tierOrder.indexOf(a.via) - tierOrder.indexOf(b.via) ||
+      Number(b.via === 'subject') - Number(a.via === 'subject') ||
       (a.score ?? Infinity) - (b.score ?? Infinity) ||
       a.id - b.id,
   );

@@ -36,7 +36,7 @@ test('question words: spans for entity names, content words for full-text search
   assert.deepEqual(entityCandidates(''), []);
 });
 
-test('a named subject ranks first, ordered by BM25; one hop follows its object; BM25 fills the rest', () => {
+test('a named subject ranks first, ordered by BM25 on the other words; one hop follows; BM25 fills the rest', () => {
   assert.deepEqual(found(retrieve(store, 'Where was Aldo Brenn born?', { k: 4 })), [
     'subject Aldo Brenn/person_birth_city', // "born" matches this statement only
     'subject Aldo Brenn/person_occupation',
@@ -50,18 +50,19 @@ test('a named subject ranks first, ordered by BM25; one hop follows its object; 
   ]);
 });
 
-test('two hops of a multi-hop question are both retrieved', () => {
-  const hits = retrieve(store, 'What currency is used in the country where Velora is?', { k: 3 });
+test('two hops of a multi-hop question are both retrieved; a hop can outrank a name-as-object fact', () => {
+  const hits = retrieve(store, 'What currency is used in the country where Velora is?', { k: 4 });
   assert.deepEqual(found(hits), [
     'subject Velora/city_country',
-    'object Aldo Brenn/person_birth_city',
-    'hop Marvania/country_currency',
+    'hop Marvania/country_currency', // "currency", "country"
+    'hop Marvania/country_capital', // "country" (in the relation's name)
+    'object Aldo Brenn/person_birth_city', // none of the question's other words
   ]);
   assert.equal(
     recallAtK(
       FACTS.filter((f) => f.subject === 'Velora' || f.object === 'lumen'),
       hits,
-      3,
+      2,
     ),
     1,
   );
@@ -131,10 +132,11 @@ test('the prompt is the shared RAG format and follows an edit in the store', () 
     'Context: Velora is a city in Marvania.\nQ: What country is Velora in?\nA:',
   );
   edited.add({ subject: 'Velora', relation: 'city_country', object: 'Quellon' });
+  // The hop follows the edit too: now Quellon's facts are one hop away.
   const after = retrieve(edited, question, { k: 2, relationHint: 'city_country' });
   assert.equal(
     buildRagPrompt(after, question, (f) => f.statement),
-    'Context: Velora is a city in Quellon. Aldo Brenn was born in Velora.\nQ: What country is Velora in?\nA:',
+    'Context: Velora is a city in Quellon. The currency of Quellon is the pebble.\nQ: What country is Velora in?\nA:',
   );
   assert.equal(
     buildRagPrompt([{ subject: 'Nim', relation: 'r', object: 'X' }], 'Q?', (f) => edited.render(f)),
