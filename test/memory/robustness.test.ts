@@ -136,7 +136,7 @@ test('an import killed before it commits leaves the store as it was, intact and 
   store.close();
   // Large sources make the transaction outgrow better-sqlite3's 16 MB page cache, so uncommitted
   // pages are already in the WAL file when the process dies.
-  const records = importRecords(4998, ' ' + 'x'.repeat(4000));
+  const records = importRecords(1998, ' ' + 'x'.repeat(10_000));
   const file = writeJsonl(join(dir, 'import.jsonl'), records);
 
   const child = spawn(
