@@ -58,7 +58,10 @@ export interface ForwardOutput {
   logits?: Tensor;
   /** Mean cross-entropy over the labelled tokens, when `labels` were given. */
   loss?: Tensor;
-  /** hidden_states[0] = embeddings, [i] = output of layer i (1 ≤ i < L), [L] = final-norm output. */
+  /**
+   * hidden_states[0] = embeddings, [i] = output of layer i (1 ≤ i < L), [L] = final-norm output; each
+   * [B, T, hidden] and on the autograd tape (entries below fromHiddenState.index are absent).
+   */
   hiddenStates?: Tensor[];
 }
 
@@ -315,11 +318,7 @@ export class Qwen2ForCausalLM {
 
   /** lm_head over chosen rows of the final hidden state [B, T, H] (flat row b·T + t). */
   logitsAtRows(finalHidden: Tensor, rows: Int32Array): Tensor {
-    const [b, t, hidden] = finalHidden.shape as [number, number, number];
-    for (const row of rows) {
-      if (!(row >= 0 && row < b * t)) throw new Error(`logits row ${row} outside 0..${b * t - 1}`);
-    }
-    return linear(gatherRows(reshape(finalHidden, [b * t, hidden]), rows), this.lmHead);
+    return linear(tokenRows(finalHidden, rows), this.lmHead);
   }
 
   private causalLmLoss(
@@ -348,8 +347,7 @@ export class Qwen2ForCausalLM {
       }
     }
     if (rows.length === 0) throw new Error('loss: every label is ignored (−100); nothing to predict');
-    const [b, t, hidden] = finalHidden.shape as [number, number, number];
-    const selected = gatherRows(reshape(finalHidden, [b * t, hidden]), Int32Array.from(rows));
+    const selected = tokenRows(finalHidden, Int32Array.from(rows));
     // Fused lm_head + cross-entropy: the [N, vocab] logits never become a tensor.
     return linearCrossEntropy(selected, this.lmHead, Int32Array.from(targets));
   }
@@ -390,6 +388,14 @@ export class Qwen2ForCausalLM {
 }
 
 export const IGNORE_INDEX = -100;
+
+/** Chosen token rows (flat b·T + t) of a [B, T, D] hidden state as [N, D], keeping the gradient path. */
+export function tokenRows(hidden: Tensor, rows: Int32Array): Tensor {
+  if (hidden.shape.length !== 3)
+    throw new Error(`tokenRows: expected [B, T, D], got [${hidden.shape.join(', ')}]`);
+  const [b, t, d] = hidden.shape as [number, number, number];
+  return gatherRows(reshape(hidden, [b * t, d]), rows);
+}
 
 /** The config's end-of-sequence ids as a list (HF allows one id or several). */
 export function eosTokenIds(config: Qwen2Config): number[] {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, noGrad } from '../../src/tensor/tensor.ts';
-import { gatherRows, mean, reshape, square } from '../../src/tensor/ops.ts';
+import { mean, square } from '../../src/tensor/ops.ts';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import {
   KVCache,
@@ -12,6 +12,7 @@ import {
   parameterShapes,
   positionsFromMask,
   eosTokenIds,
+  tokenRows,
 } from '../../src/nn/qwen2.ts';
 import { relativeError, tinyConfig } from './helpers.ts';
 
@@ -174,7 +175,9 @@ test('probe gradients: a loss on chosen token rows of a hidden state reaches onl
   const model = Qwen2ForCausalLM.initRandom(tinyConfig({ num_hidden_layers: 3 }), 5);
   const ids = randomIds(2 * 4, 61, 2);
   const { hiddenStates } = model.forward(ids, { batch: 2, seq: 4, untilHiddenState: 2 });
-  const rows = gatherRows(reshape(hiddenStates![2]!, [8, 32]), Int32Array.from([3, 7]));
+  const rows = tokenRows(hiddenStates![2]!, Int32Array.from([3, 7]));
+  assert.deepEqual(rows.shape, [2, 32]);
+  assert.deepEqual(rows.data.subarray(32), hiddenStates![2]!.data.subarray(7 * 32, 8 * 32));
   mean(square(rows)).backward();
   for (const [name, p] of model.namedParameters()) {
     const below = /^model\.(embed_tokens|layers\.[01]\.)/.test(name);
