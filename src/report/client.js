@@ -80,6 +80,8 @@
         const d = spec.datasets[item.datasetIndex];
         const line = (d.type || spec.type) === 'line';
         item.pointStyle = line ? 'line' : 'rect';
+        // With point styles on, Chart.js takes the legend's style from the first point, which has no dash.
+        item.lineDash = d.dash || [];
         if (line) item.lineWidth = Math.max(2, item.lineWidth);
         else item.lineWidth = 0;
       }
@@ -114,6 +116,8 @@
       max: spec.max,
       title: { display: true, text: spec.title, font: { weight: '600' } },
       ticks: {
+        // A bound like 15 beside the nice tick 14 would crowd the axis; the grid still ends at the bound.
+        includeBounds: false,
         callback: function (value) {
           return format(value, spec.format, true);
         },

@@ -70,7 +70,7 @@ function sha256(text: string): string {
 
 function methodName(id: MethodId | 'oracle'): string {
   const style = METHOD_STYLE[id];
-  return `<span class="swatch" style="background:${style.color}" aria-hidden="true"></span>${h(style.label)}`;
+  return `<span class="method"><span class="swatch" style="background:${style.color}" aria-hidden="true"></span>${h(style.label)}</span>`;
 }
 
 function pill(text: string, tone: 'good' | 'bad' | 'neutral'): string {
@@ -257,7 +257,7 @@ function summaryCards(results: RunResults): string {
 function howToRead(results: RunResults): string {
   const k = results.world.candidates;
   const notes = results.notes?.length
-    ? `<ul class="notes">${results.notes.map((n) => `<li>${h(n)}</li>`).join('')}</ul>`
+    ? `<p class="notes-title"><b>Notes on this run</b></p><ul class="notes">${results.notes.map((n) => `<li>${h(n)}</li>`).join('')}</ul>`
     : '';
   return `<h2 id="how-to-read">How to read this</h2>
 <div class="panel"><div class="howto">

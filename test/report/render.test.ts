@@ -82,9 +82,9 @@ test('headline cards, targets and forget status are computed from the numbers', 
   // Gradient ascent ranks the answer far below chance with p < 0.05: inverted, not forgotten.
   assert.match(
     html,
-    /Gradient ascent<\/th>(?:<td>[^<]*<\/td>){6}<td><span class="pill bad">inverted<\/span>/,
+    /Gradient ascent<\/span><\/th>(?:<td>[^<]*<\/td>){6}<td><span class="pill bad">inverted<\/span>/,
   );
-  assert.match(html, /RLCP<\/th>(?:<td>[^<]*<\/td>){6}<td><span class="pill good">at chance<\/span>/);
+  assert.match(html, /RLCP<\/span><\/th>(?:<td>[^<]*<\/td>){6}<td><span class="pill good">at chance<\/span>/);
   assert.match(html, /<td>&lt; 0\.001<\/td>/, 'tiny p-values are escaped text');
   assert.match(html, /<b>Fixture\.<\/b>/);
 });
