@@ -255,7 +255,7 @@ export class Qwen2ForCausalLM {
     if (!(Number.isInteger(until) && until >= start && until <= L)) {
       throw new Error(`forward: untilHiddenState must be in ${start}..${L}, got ${until}`);
     }
-    if (kvCache && (start !== 0 || until !== L)) {
+    if (kvCache && (start !== 0 || options.untilHiddenState !== undefined)) {
       throw new Error('forward: a KV cache needs the full stack of layers');
     }
     const window = slidingWindow(cfg);
@@ -266,17 +266,7 @@ export class Qwen2ForCausalLM {
       );
     }
 
-    const positions =
-      options.positionIds ??
-      (kvCache
-        ? kvCache.nextPositions(attentionMask, batch, seq)
-        : positionsFromMask(attentionMask, batch, seq));
-    if (positions.length !== ids.length) {
-      throw new Error(`forward: positionIds has ${positions.length} entries, expected ${ids.length}`);
-    }
-    const keyMask = kvCache ? kvCache.append(attentionMask, batch, seq) : attentionMask;
-    const past = kvCache ? kvCache.length - seq : 0;
-
+    // Everything that can fail on bad input happens before the KV cache is touched.
     let h: Tensor;
     if (options.fromHiddenState) {
       h = options.fromHiddenState.hidden;
@@ -289,16 +279,30 @@ export class Qwen2ForCausalLM {
       checkIds(ids, cfg.vocabSize);
       h = embedding(this.embedTokens, ids, [batch, seq]);
     }
+    const positions =
+      options.positionIds ??
+      (kvCache
+        ? kvCache.nextPositions(attentionMask, batch, seq)
+        : positionsFromMask(attentionMask, batch, seq));
+    if (positions.length !== ids.length) {
+      throw new Error(`forward: positionIds has ${positions.length} entries, expected ${ids.length}`);
+    }
+    const keyMask = kvCache ? kvCache.append(attentionMask, batch, seq) : attentionMask;
+    const past = kvCache ? kvCache.length - seq : 0;
+
     const hiddenStates: Tensor[] = [];
     const keepHidden = options.outputHiddenStates || options.untilHiddenState !== undefined;
-    for (let layer = start; layer < L; layer++) {
+    for (let layer = start; layer < until; layer++) {
       if (keepHidden) hiddenStates[layer] = h;
-      if (layer === until) break;
       h = this.decoderLayer(layer, h, positions, keyMask, batch, seq, past, kvCache);
     }
-    if (until < L) return { hiddenStates };
+    if (until < L) {
+      hiddenStates[until] = h;
+      return { hiddenStates };
+    }
     h = rmsNorm(h, this.finalNorm, cfg.rmsNormEps);
     if (keepHidden) hiddenStates[L] = h;
+    if (options.untilHiddenState !== undefined) return { hiddenStates };
 
     const out: ForwardOutput = {};
     if (keepHidden) out.hiddenStates = hiddenStates;

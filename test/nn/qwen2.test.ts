@@ -168,6 +168,9 @@ test('partial stacks: untilHiddenState stops early, fromHiddenState resumes with
     assert.deepEqual(upper.logits!.data, full.logits!.data);
     assert.deepEqual(upper.hiddenStates![3]!.data, full.hiddenStates![3]!.data);
     assert.equal(upper.hiddenStates![1], undefined);
+    const top = model.forward(ids, { batch: 1, seq: 6, untilHiddenState: 3 });
+    assert.equal(top.logits, undefined);
+    assert.deepEqual(top.hiddenStates![3]!.data, full.hiddenStates![3]!.data);
   });
 });
 
@@ -203,6 +206,16 @@ test('ids outside the vocabulary and malformed options are refused', () => {
     /token id 61 at index 1 is outside the vocabulary \(size 61\)/,
   );
   assert.throws(() => model.forward(Int32Array.from([1, 2, 3]), { batch: 2, seq: 2 }), /batch 2 × seq 2/);
+  // A refused call leaves a KV cache as it was.
+  const cache = new KVCache(model.config, 1, 4);
+  assert.throws(() => model.forward(Int32Array.from([99]), { batch: 1, seq: 1, kvCache: cache }), /outside/);
+  assert.equal(cache.length, 0);
+  model.forward(Int32Array.from([1, 2]), { batch: 1, seq: 2, kvCache: cache });
+  assert.equal(cache.length, 2);
+  assert.throws(
+    () => model.forward(Int32Array.from([1, 2, 3]), { batch: 1, seq: 3, kvCache: cache }),
+    /2 \+ 3 tokens exceed its capacity of 4/,
+  );
   assert.throws(
     () => model.forward(Int32Array.from([1]), { batch: 1, seq: 1, untilHiddenState: 5 }),
     /untilHiddenState/,
