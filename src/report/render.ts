@@ -550,7 +550,7 @@ function reproduceSection(results: RunResults, config: unknown): string {
     )
     .join('');
   return `<h2 id="reproduce">Reproduce this run</h2>
-<div class="grid">
+<div class="grid top">
 <div class="panel"><h3>Command</h3><p class="intro">Run from the repository root; the seed and every setting are in the config.</p>
 <pre class="code">${h(results.command)}</pre>
 <h3 class="gap">Per-item records</h3><p class="intro">Every aggregate above can be audited from these files (JSONL, one item a line), next to this report.</p>
