@@ -10,10 +10,6 @@ export interface TokenDecoder {
   decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
 }
 
-export interface TokenCodec extends TokenDecoder {
-  encode(text: string): number[];
-}
-
 export interface GenerateOptions {
   maxNewTokens: number;
   /** 0 (default) = greedy; otherwise sample from softmax(logits / temperature). */
@@ -132,20 +128,6 @@ export function generate(
     }
     return results;
   });
-}
-
-/** Encodes text prompts (no special tokens added beyond the tokenizer's own) and generates. */
-export function generateText(
-  model: Qwen2ForCausalLM,
-  tokenizer: TokenCodec,
-  prompts: string[],
-  options: Omit<GenerateOptions, 'decoder'>,
-): Generation[] {
-  return generate(
-    model,
-    prompts.map((p) => tokenizer.encode(p)),
-    { ...options, decoder: tokenizer },
-  );
 }
 
 export interface ScoreOptions {
