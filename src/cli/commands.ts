@@ -7,6 +7,7 @@ import './commands/eval.ts';
 import './commands/unlearn.ts';
 import './commands/report.ts';
 import './commands/memory.ts';
+import './commands/train.ts';
 
 registerCommand('version', async () => ({
   summary: 'print the rlcp version',

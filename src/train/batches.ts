@@ -93,6 +93,17 @@ export interface SamplerState {
   cursor: number;
 }
 
+/**
+ * Length grouping: within windows of `batchSize × groupBatches` shuffled items, items are sorted by
+ * length and cut into batches whose order is shuffled again, so a batch holds records of similar
+ * length (little padding) while every epoch still visits every record once in a seeded order.
+ */
+export interface LengthGrouping {
+  lengths: readonly number[];
+  batchSize: number;
+  groupBatches: number;
+}
+
 /** Shuffled epochs over `size` items; the order of epoch e depends only on (seed, e). */
 export class EpochSampler {
   private order: number[] = [];
@@ -101,6 +112,7 @@ export class EpochSampler {
   constructor(
     private readonly size: number,
     seed: number,
+    private readonly grouping?: LengthGrouping,
   ) {
     if (size <= 0) throw new Error('cannot sample batches from an empty data set');
     this.state = { seed, epoch: 0, cursor: 0 };
@@ -130,12 +142,30 @@ export class EpochSampler {
 
   private shuffle(): void {
     let rng = (this.state.seed ^ Math.imul(this.state.epoch + 1, 0x9e3779b1)) | 0;
-    this.order = Array.from({ length: this.size }, (_, i) => i);
-    for (let i = this.size - 1; i > 0; i--) {
+    const random = (): number => {
       const [u, next] = mulberry32Next(rng);
       rng = next;
-      const j = Math.floor(u * (i + 1));
-      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+      return u;
+    };
+    const shuffleInPlace = <T>(items: T[]): void => {
+      for (let i = items.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [items[i], items[j]] = [items[j]!, items[i]!];
+      }
+    };
+    this.order = Array.from({ length: this.size }, (_, i) => i);
+    shuffleInPlace(this.order);
+    if (!this.grouping) return;
+    const { lengths, batchSize, groupBatches } = this.grouping;
+    const window = batchSize * groupBatches;
+    const grouped: number[] = [];
+    for (let start = 0; start < this.size; start += window) {
+      const chunk = this.order.slice(start, start + window).sort((a, b) => lengths[a]! - lengths[b]!);
+      const batches: number[][] = [];
+      for (let b = 0; b < chunk.length; b += batchSize) batches.push(chunk.slice(b, b + batchSize));
+      shuffleInPlace(batches);
+      for (const batch of batches) grouped.push(...batch);
     }
+    this.order = grouped;
   }
 }

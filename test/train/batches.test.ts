@@ -54,3 +54,17 @@ test('the sampler resumes exactly from a saved state', () => {
   const epoch = new EpochSampler(7, 1).next(7).sort();
   assert.deepEqual(epoch, [0, 1, 2, 3, 4, 5, 6]);
 });
+
+test('length grouping keeps every item once per epoch and batches records of similar length', () => {
+  const lengths = Array.from({ length: 64 }, (_, i) => (i * 37) % 64);
+  const sampler = new EpochSampler(64, 3, { lengths, batchSize: 8, groupBatches: 8 });
+  const epoch = sampler.next(64);
+  assert.deepEqual(
+    [...epoch].sort((a, b) => a - b),
+    Array.from({ length: 64 }, (_, i) => i),
+  );
+  for (let b = 0; b < 64; b += 8) {
+    const batch = epoch.slice(b, b + 8).map((i) => lengths[i]!);
+    assert.ok(Math.max(...batch) - Math.min(...batch) <= 7, `batch lengths ${batch.join(',')}`);
+  }
+});

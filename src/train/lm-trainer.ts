@@ -1,0 +1,165 @@
+// The plain causal-LM trainer behind `rlcp train` and `rlcp pretrain` (and the relearning attack):
+// seeded batches, optax-style optimizer, progress bar, metrics.jsonl, atomic checkpoints, exact resume.
+import { join } from 'node:path';
+import { ProgressBar } from '../cli/progress.ts';
+import type { Qwen2ForCausalLM } from '../nn/qwen2.ts';
+import {
+  chain,
+  clipByGlobalNorm,
+  adamw,
+  scaleByLearningRate,
+  warmupCosineSchedule,
+} from '../tensor/optim.ts';
+import {
+  collate,
+  encodeRecord,
+  EpochSampler,
+  type EncodedExample,
+  type TextEncoder,
+  type TrainRecord,
+} from './batches.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { MetricsLog } from './run-dir.ts';
+import type { SamplerState } from './batches.ts';
+
+export interface LmTrainConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  /** The cosine schedule decays to lr × minLrRatio. */
+  minLrRatio: number;
+  weightDecay: number;
+  clipNorm: number;
+  maxLength: number;
+  seed: number;
+  checkpointEvery: number;
+  logEvery: number;
+}
+
+export const DEFAULT_LM_TRAIN_CONFIG: LmTrainConfig = {
+  steps: 1000,
+  batchSize: 16,
+  lr: 1e-3,
+  warmupSteps: 50,
+  minLrRatio: 0.1,
+  weightDecay: 0.01,
+  clipNorm: 1.0,
+  maxLength: 256,
+  seed: 0,
+  checkpointEvery: 200,
+  logEvery: 10,
+};
+
+interface TrainerState {
+  sampler: SamplerState;
+  optimizerStep: number;
+}
+
+export interface TrainResult {
+  model: Qwen2ForCausalLM;
+  finalLoss: number;
+  stepsRun: number;
+}
+
+/**
+ * Trains `model` on `records` for `config.steps` steps, writing metrics and checkpoints into `runDir`.
+ * With `resume`, the model, optimizer and sampler come from the newest checkpoint in `runDir` and
+ * the run continues exactly where it stopped (same batches, same updates).
+ */
+export function trainCausalLm(options: {
+  model: Qwen2ForCausalLM;
+  records: readonly TrainRecord[];
+  tokenizer: TextEncoder;
+  config: LmTrainConfig;
+  runDir: string;
+  resume?: boolean;
+  label?: string;
+  /** Called after every checkpoint-worthy step for extra evaluation (e.g. recall); merged into metrics. */
+  onLog?: (step: number, model: Qwen2ForCausalLM) => Record<string, number>;
+}): TrainResult {
+  const { tokenizer, config, runDir } = options;
+  const examples: EncodedExample[] = options.records.map((r) => encodeRecord(tokenizer, r, config.maxLength));
+  const sampler = new EpochSampler(examples.length, config.seed, {
+    lengths: examples.map((e) => e.ids.length),
+    batchSize: config.batchSize,
+    groupBatches: 16,
+  });
+  const schedule = warmupCosineSchedule({
+    peak: config.lr,
+    warmupSteps: Math.min(config.warmupSteps, config.steps),
+    totalSteps: config.steps,
+    end: config.lr * config.minLrRatio,
+  });
+  const optimizer = chain(
+    clipByGlobalNorm(config.clipNorm),
+    adamw({ weightDecay: config.weightDecay }),
+    scaleByLearningRate(schedule),
+  );
+  const metrics = new MetricsLog(runDir);
+  let model = options.model;
+  let startStep = 0;
+  if (options.resume && hasCheckpoint(runDir)) {
+    const checkpoint = loadCheckpoint<TrainerState>(runDir);
+    model = checkpoint.model;
+    startStep = checkpoint.step;
+    sampler.setState(checkpoint.state.sampler);
+    optimizer.loadState({ step: checkpoint.state.optimizerStep, tensors: checkpoint.tensors });
+    metrics.truncateAfter(startStep);
+  }
+  const params = model.trainableParameters();
+  const progress = new ProgressBar({ label: options.label ?? 'train', total: config.steps, unit: 'tok' });
+  progress.tick(startStep);
+  let lossSum = 0;
+  let lossCount = 0;
+  let finalLoss = Number.NaN;
+  for (let step = startStep + 1; step <= config.steps; step++) {
+    const batch = collate(
+      sampler.next(config.batchSize).map((i) => examples[i]!),
+      tokenizer.padTokenId,
+    );
+    const { loss } = model.forward(batch.ids, {
+      batch: batch.batch,
+      seq: batch.seq,
+      attentionMask: batch.attentionMask,
+      labels: batch.targets,
+    });
+    const lossValue = loss!.item();
+    if (!Number.isFinite(lossValue)) {
+      throw new Error(
+        `loss became ${lossValue} at step ${step}; the last checkpoint in ${join(runDir, 'checkpoints')} is intact (try a lower --lr)`,
+      );
+    }
+    loss!.backward({ releaseActivations: true });
+    const update = optimizer.step(params);
+    lossSum += lossValue;
+    lossCount++;
+    finalLoss = lossValue;
+    progress.tick(1, batch.trainedTokens, { loss: lossValue, lr: schedule(step - 1) });
+    if (step % config.logEvery === 0 || step === config.steps) {
+      const extra = options.onLog?.(step, model) ?? {};
+      metrics.append({
+        step,
+        loss: lossSum / lossCount,
+        lr: schedule(step - 1),
+        grad_norm: update.gradNorm,
+        ...extra,
+      });
+      lossSum = 0;
+      lossCount = 0;
+    }
+    if (step % config.checkpointEvery === 0 || step === config.steps) {
+      const saved = optimizer.state();
+      const tensors = new Map(
+        [...saved.tensors].map(([name, data]) => [name, { data, shape: [data.length] }]),
+      );
+      saveCheckpoint<TrainerState>(runDir, step, {
+        model,
+        tensors,
+        state: { sampler: sampler.getState(), optimizerStep: saved.step },
+      });
+    }
+  }
+  progress.finish();
+  return { model, finalLoss, stepsRun: config.steps - startStep };
+}
