@@ -27,6 +27,7 @@ export function writeRunConfig(dir: string, config: unknown): void {
 export class MetricsLog {
   readonly path: string;
   constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
     this.path = join(dir, 'metrics.jsonl');
   }
 

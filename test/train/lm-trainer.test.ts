@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Qwen2ForCausalLM } from '../../src/nn/qwen2.ts';
+import { DEFAULT_LM_TRAIN_CONFIG, trainCausalLm, type LmTrainConfig } from '../../src/train/lm-trainer.ts';
+import { MetricsLog } from '../../src/train/run-dir.ts';
+import type { TextEncoder, TrainRecord } from '../../src/train/batches.ts';
+import { tinyConfig } from '../nn/helpers.ts';
+
+const tokenizer: TextEncoder = {
+  encode: (text) => [...text].map((c) => 3 + (c.charCodeAt(0) % 50)),
+  eosTokenId: 2,
+  padTokenId: 0,
+};
+const records: TrainRecord[] = Array.from({ length: 24 }, (_, i) =>
+  i % 2 === 0 ? { prompt: `q${i}:`, completion: ` a${i % 5}` } : { text: `text ${i} ${'x'.repeat(i % 7)}` },
+);
+const config: LmTrainConfig = {
+  ...DEFAULT_LM_TRAIN_CONFIG,
+  steps: 6,
+  batchSize: 4,
+  lr: 5e-3,
+  warmupSteps: 2,
+  checkpointEvery: 3,
+  logEvery: 1,
+  seed: 7,
+};
+const freshModel = () => Qwen2ForCausalLM.initRandom(tinyConfig(), 11);
+
+function weights(model: Qwen2ForCausalLM): Float32Array[] {
+  return [...model.namedParameters().values()].map((t) => Float32Array.from(t.data));
+}
+
+test('training lowers the loss and a run killed after a checkpoint resumes exactly', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rlcp-trainer-'));
+  try {
+    const whole = trainCausalLm({
+      model: freshModel(),
+      records,
+      tokenizer,
+      config,
+      runDir: join(root, 'whole'),
+    });
+    const losses = new MetricsLog(join(root, 'whole')).read().map((r) => r.loss as number);
+    assert.equal(losses.length, 6);
+    assert.ok(losses[5]! < losses[0]!, `loss should fall: ${losses.join(', ')}`);
+
+    const killedDir = join(root, 'killed');
+    assert.throws(
+      () =>
+        trainCausalLm({
+          model: freshModel(),
+          records,
+          tokenizer,
+          config,
+          runDir: killedDir,
+          onLog: (step) => {
+            if (step === 4) throw new Error('simulated kill');
+            return {};
+          },
+        }),
+      /simulated kill/,
+    );
+    const resumed = trainCausalLm({
+      model: freshModel(),
+      records,
+      tokenizer,
+      config,
+      runDir: killedDir,
+      resume: true,
+    });
+    assert.equal(resumed.stepsRun, 3);
+    const expected = weights(whole.model);
+    weights(resumed.model).forEach((w, i) => assert.deepEqual(w, expected[i]));
+    const resumedLosses = new MetricsLog(killedDir).read().map((r) => r.loss as number);
+    assert.deepEqual(resumedLosses, losses);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
