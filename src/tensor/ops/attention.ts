@@ -42,14 +42,14 @@ function probabilities(
       scores.fill(0, start, start + keys);
       continue;
     }
-    let sum = expShifted(scores, start, start + visible, max, scores);
+    // Masked keys become -Infinity before exponentiating (a negligible term), then exactly 0: subtracting
+    // their terms from the sum afterwards would lose all precision when a padding key scores high.
     if (mask) {
-      for (let s = 0; s < visible; s++) {
-        if (mask[b * keys + s] === 0) {
-          sum -= scores[start + s]!;
-          scores[start + s] = 0;
-        }
-      }
+      for (let s = 0; s < visible; s++) if (mask[b * keys + s] === 0) scores[start + s] = -Infinity;
+    }
+    const sum = expShifted(scores, start, start + visible, max, scores);
+    if (mask) {
+      for (let s = 0; s < visible; s++) if (mask[b * keys + s] === 0) scores[start + s] = 0;
     }
     const inv = 1 / sum;
     for (let s = start; s < start + visible; s++) scores[s]! *= inv;
