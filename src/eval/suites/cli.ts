@@ -73,7 +73,7 @@ export async function runModelEval(args: ParsedArgs): Promise<number> {
   const worldDir = optString(args, 'world');
   const factFiles = optList(args, 'facts');
   if ((worldDir === undefined) === (factFiles.length === 0)) {
-    throw new Error('give exactly one of --world DIR and --facts FILE');
+    throw new Error(`give exactly one of --world DIR and --facts FILE\n\nUsage: ${MODEL_EVAL_USAGE}`);
   }
   const model = Qwen2ForCausalLM.fromPretrained(modelDir);
   const tokenizer = await tokenizerFor(modelDir, worldDir);

@@ -78,7 +78,7 @@ export class Inference {
   /**
    * Greedy continuations of `prompts`, in their order; stops at EOS, a stop string or `maxNewTokens`. With
    * `firstTokenIds`, also the log-probabilities of those ids at the first step (per prompt, from the
-   * prefill that generation runs anyway), so single-token candidates are ranked without another pass.
+   * prefill that generation runs anyway), so candidates are ranked without another pass over the prompts.
    */
   generate(
     prompts: readonly string[],
@@ -142,58 +142,49 @@ export class Inference {
   }
 
   /**
-   * Log-probabilities log p(" " + candidate | prompt) of every candidate of every prompt (summed over the
-   * candidate's tokens; no EOS). Single-token candidate lists use `known[i]` when given (from `generate`)
-   * or one batched forward; other lists go through scoreContinuations, one pair per candidate.
+   * Log-probabilities log p(" " + candidate | prompt) of every candidate of every prompt, summed over the
+   * candidate's tokens (no EOS). The first token of every candidate comes from one next-token distribution
+   * per prompt (`firstTokens[i]`, e.g. from `generate`'s prefill, or one batched forward); only candidates
+   * of several tokens are scored further, as (prompt, candidate) pairs through scoreContinuations.
    */
   candidateLogProbs(
     prompts: readonly string[],
     candidates: readonly (readonly string[])[],
     label: string,
-    known?: readonly (readonly number[] | undefined)[],
+    firstTokens?: readonly (readonly number[] | undefined)[],
   ): number[][] {
-    const scores = new Array<number[]>(prompts.length);
-    const single: number[] = [];
-    const multi: number[] = [];
-    prompts.forEach((_, i) => {
-      if (known?.[i]) scores[i] = [...known[i]!];
-      else if (this.singleTokenIds(candidates[i]!)) single.push(i);
-      else multi.push(i);
-    });
-    if (single.length > 0) {
-      const computed = this.firstTokenLogProbs(
-        single.map((i) => prompts[i]!),
-        single.map((i) => this.singleTokenIds(candidates[i]!)!),
-        label,
+    const missing = prompts.map((_, i) => i).filter((i) => !firstTokens?.[i]);
+    const computed = this.firstTokenLogProbs(
+      missing.map((i) => prompts[i]!),
+      missing.map((i) => this.firstTokenIds(candidates[i]!)),
+      label,
+    );
+    const scores = prompts.map((_, i) => [...(firstTokens?.[i] ?? computed[missing.indexOf(i)]!)]);
+    const pairs: { prompt: number; candidate: number }[] = [];
+    candidates.forEach((list, i) =>
+      list.forEach((c, j) => {
+        if (this.encode(` ${c}`).length > 1) pairs.push({ prompt: i, candidate: j });
+      }),
+    );
+    const bar = pairs.length > 0 ? this.bar(`${label} (multi-token candidates)`, pairs.length) : null;
+    for (let first = 0; first < pairs.length; first += this.batchSize) {
+      const batch = pairs.slice(first, first + this.batchSize);
+      const logProbs = scoreContinuations(
+        this.model,
+        batch.map((p) => this.encode(prompts[p.prompt]!)),
+        batch.map((p) => this.encode(` ${candidates[p.prompt]![p.candidate]!}`)),
+        { batchSize: this.batchSize, padTokenId: this.padId },
       );
-      single.forEach((i, j) => (scores[i] = computed[j]!));
+      batch.forEach((p, k) => (scores[p.prompt]![p.candidate] = logProbs[k]!));
+      bar?.tick(batch.length);
     }
-    if (multi.length > 0) {
-      const pairPrompts: number[][] = [];
-      const pairConts: number[][] = [];
-      for (const i of multi) {
-        for (const c of candidates[i]!) {
-          pairPrompts.push(this.encode(prompts[i]!));
-          pairConts.push(this.encode(` ${c}`));
-        }
-      }
-      const bar = this.bar(`${label} (candidates)`, pairPrompts.length);
-      const flat: number[] = [];
-      for (let first = 0; first < pairPrompts.length; first += this.batchSize) {
-        const end = Math.min(first + this.batchSize, pairPrompts.length);
-        flat.push(
-          ...scoreContinuations(this.model, pairPrompts.slice(first, end), pairConts.slice(first, end), {
-            batchSize: this.batchSize,
-            padTokenId: this.padId,
-          }),
-        );
-        bar?.tick(end - first);
-      }
-      bar?.finish();
-      let at = 0;
-      for (const i of multi) scores[i] = candidates[i]!.map(() => flat[at++]!);
-    }
+    bar?.finish();
     return scores;
+  }
+
+  /** The first token of " " + each candidate (the token a greedy answer starts with). */
+  firstTokenIds(candidates: readonly string[]): number[] {
+    return candidates.map((c) => this.encode(` ${c}`)[0]!);
   }
 
   /** Log-probabilities of `ids[i]` as the next token after prompt i: one batched forward per batch. */

@@ -73,15 +73,13 @@ export function evaluateFactItems(
 ): { items: FactItemResult[]; summary: FactSplitSummary } {
   if (items.length === 0) throw new Error(`${label}: no items to evaluate`);
   const prompts = items.map((item) => item.prompt);
-  const candidateIds = items.map((item) => inference.singleTokenIds(item.candidates));
-  const allSingle = candidateIds.every((ids) => ids !== null);
   const maxNewTokens =
     inference.longestAnswerTokens(items.flatMap((item) => [...item.candidates, ...item.aliases])) + 2;
   const generated = inference.generate(prompts, {
     maxNewTokens,
     stopStrings: ANSWER_STOP,
     label,
-    ...(allSingle ? { firstTokenIds: candidateIds as number[][] } : {}),
+    firstTokenIds: items.map((item) => inference.firstTokenIds(item.candidates)),
   });
   const scores = inference.candidateLogProbs(
     prompts,

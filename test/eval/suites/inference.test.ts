@@ -79,6 +79,39 @@ test('candidate log-probs: generation prefill, a forward pass and scoreContinuat
   });
 });
 
+test('candidate log-probs mixing one- and two-token candidates equal scoreContinuations', () => {
+  const items = setup.world.forgetHeldout.slice(0, 5);
+  const word = setup.world.meta.entities.occupations[0]!;
+  // Every other candidate becomes two tokens ("Marvania baker").
+  const candidates = items.map((r) => r.candidates.map((c, j) => (j % 2 === 0 ? c : `${c} ${word}`)));
+  assert.ok(candidates[0]!.some((c) => inference.encode(` ${c}`).length === 2));
+  const prompts = items.map((r) => r.prompt);
+  const generated = inference.generate(prompts, {
+    maxNewTokens: 2,
+    stopStrings: ['\n'],
+    label: 'test',
+    firstTokenIds: candidates.map((list) => inference.firstTokenIds(list)),
+  });
+  const fromPrefill = inference.candidateLogProbs(
+    prompts,
+    candidates,
+    'test',
+    generated.map((g) => g.firstTokenLogProbs),
+  );
+  const fromForward = inference.candidateLogProbs(prompts, candidates, 'test');
+  items.forEach((item, i) => {
+    const reference = scoreContinuations(
+      setup.model,
+      candidates[i]!.map(() => inference.encode(item.prompt)),
+      candidates[i]!.map((c) => inference.encode(` ${c}`)),
+    );
+    reference.forEach((expected, j) => {
+      assert.ok(Math.abs(fromPrefill[i]![j]! - expected) < 1e-3, `item ${i} candidate ${j} (prefill)`);
+      assert.ok(Math.abs(fromForward[i]![j]! - expected) < 1e-3, `item ${i} candidate ${j} (forward)`);
+    });
+  });
+});
+
 test('batched greedy generation equals one prompt at a time; token counts exclude EOS', () => {
   const prompts = setup.world.logicTest.slice(0, 5).map((r) => r.prompt);
   const options = { maxNewTokens: 12, stopStrings: ['\n'], label: 'test' };
