@@ -1,0 +1,102 @@
+// Token-level encoding of the unlearning streams: fact prompts with their probe label, answer tokens and
+// the positions the probe reads; anchor records with the rows their LM loss and KL cover.
+import {
+  collate,
+  encodeRecord,
+  type Batch,
+  type EncodedExample,
+  type TextEncoder,
+} from '../train/batches.ts';
+import type { AnchorRecord, FactExample } from './data.ts';
+
+export interface EncodedFact {
+  example: FactExample;
+  /** Prompt + " answer" + EOS (the answer part is trained by GA / NPO / unlikelihood). */
+  encoded: EncodedExample;
+  promptLength: number;
+  /** Index of the answer among the relation's classes (the probe label). */
+  label: number;
+  /** Prompt positions of the subject's tokens. */
+  subjectPositions: number[];
+}
+
+function findSubsequence(haystack: readonly number[], needle: readonly number[], end: number): number {
+  outer: for (let i = 0; i + needle.length <= end; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+export function encodeFact(
+  tokenizer: TextEncoder,
+  example: FactExample,
+  classes: readonly string[],
+  maxLength: number,
+): EncodedFact {
+  const encoded = encodeRecord(
+    tokenizer,
+    { prompt: example.prompt, completion: ` ${example.answer}` },
+    maxLength,
+  );
+  const promptLength = encoded.trained.indexOf(1);
+  const label = classes.indexOf(example.answer);
+  if (label < 0)
+    throw new Error(`fact ${example.id}: answer "${example.answer}" is not among its relation's classes`);
+  let subjectPositions: number[] = [];
+  for (const text of [` ${example.subject}`, example.subject]) {
+    const needle = tokenizer.encode(text, { addSpecialTokens: false });
+    const at = needle.length > 0 ? findSubsequence(encoded.ids, needle, promptLength) : -1;
+    if (at >= 0) {
+      subjectPositions = needle.map((_, j) => at + j);
+      break;
+    }
+  }
+  if (subjectPositions.length === 0) {
+    throw new Error(`fact ${example.id}: the subject "${example.subject}" is not a token span of the prompt`);
+  }
+  return { example, encoded, promptLength, label, subjectPositions };
+}
+
+export function encodeAnchors(
+  tokenizer: TextEncoder,
+  records: readonly AnchorRecord[],
+  maxLength: number,
+): EncodedExample[] {
+  return records.map((r) => encodeRecord(tokenizer, r, maxLength));
+}
+
+/** A right-padded batch plus the flat rows (b·T + t) whose next token is trained, in row order. */
+export interface RowBatch extends Batch {
+  rows: Int32Array;
+  rowTargets: Int32Array;
+  /** For each row, the index of its example in the batch. */
+  rowOwner: Int32Array;
+}
+
+export function collateRows(examples: readonly EncodedExample[], padId: number): RowBatch {
+  const batch = collate(examples, padId);
+  const rows: number[] = [];
+  const rowTargets: number[] = [];
+  const rowOwner: number[] = [];
+  for (let i = 0; i < batch.targets.length; i++) {
+    const t = batch.targets[i]!;
+    if (t < 0) continue;
+    rows.push(i);
+    rowTargets.push(t);
+    rowOwner.push(Math.floor(i / batch.seq));
+  }
+  return {
+    ...batch,
+    rows: Int32Array.from(rows),
+    rowTargets: Int32Array.from(rowTargets),
+    rowOwner: Int32Array.from(rowOwner),
+  };
+}
+
+/** Number of trained rows of an example (its completion tokens + EOS). */
+export function trainedRows(example: EncodedExample): number {
+  let n = 0;
+  for (let t = 1; t < example.ids.length; t++) if (example.trained[t] === 1) n++;
+  return n;
+}

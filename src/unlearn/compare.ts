@@ -1,0 +1,252 @@
+// `rlcp compare`: every run (and the base model) evaluated the same way by the evaluation suites'
+// `evaluateModel` (closed-book recall and rank on training and held-out templates, reading with facts in
+// context, logic, fresh cross-entity probes at every layer), then one row per run with the issue's targets
+// checked against the base model.
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { loadFactSet } from '../data/facts.ts';
+import { loadWorld, type World } from '../data/world.ts';
+import { checkTokenizerMatchesConfig, loadTokenizer } from '../io/tokenizer.ts';
+import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
+import { evaluateModel, type Aggregate, type SuiteName } from '../eval/suites/runner.ts';
+import { readJson } from '../io/jsonl.ts';
+import type { ProbeKind } from '../eval/probes.ts';
+import { readRunConfig } from './run.ts';
+
+export const COMPARE_SUITES: SuiteName[] = ['recall', 'rag', 'logic', 'probes'];
+
+export interface CompareRow {
+  run: string;
+  dir: string;
+  method: string | null;
+  seed: number | null;
+  forget_recall_heldout: number | null;
+  forget_p_above_chance: number | null;
+  forget_rank_heldout: number | null;
+  forget_rank_chance: number | null;
+  forget_rank_p: number | null;
+  forget_inverted: boolean | null;
+  forget_recall_train: number | null;
+  forget_rank_train: number | null;
+  forget_rank_p_train: number | null;
+  retain_recall: number | null;
+  retain_recall_heldout: number | null;
+  rag_accuracy: number | null;
+  rag_forget_accuracy: number | null;
+  logic_accuracy: number | null;
+  /** Shares of the base model's accuracy. */
+  retain_ratio: number | null;
+  retain_heldout_ratio: number | null;
+  rag_ratio: number | null;
+  logic_ratio: number | null;
+  /** Largest (accuracy − majority) of the fresh cross-entity probes over the trained layers (all layers for a plain model). */
+  probe_excess_trained: number | null;
+  probe_excess_all: number | null;
+  targets: Record<string, boolean | null>;
+  all_targets: boolean | null;
+}
+
+export interface CompareReport {
+  base: { dir: string; aggregate: Aggregate };
+  rows: CompareRow[];
+}
+
+function num(a: Aggregate, key: string): number | null {
+  const v = a[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+/** Hidden-state indices that depend on trained parameters of a run (null = unknown: use all). */
+function trainedLayers(dir: string, L: number): number[] | null {
+  const run = readRunConfig(dir);
+  if (!run) return null;
+  const { mode, layers, embeddings } = run.config.params;
+  if (run.config.method === 'rag' || run.config.steps === 0) return [];
+  const first = layers ? layers[0] : 0;
+  const start = mode === 'all' && layers === null && embeddings ? 0 : first + 1;
+  return Array.from({ length: L + 1 - start }, (_, i) => start + i);
+}
+
+function probeExcess(a: Aggregate, layers: number[] | null): number | null {
+  const list = a.probe_layers as
+    { layer: number; design: string; accuracy: number; majority: number }[] | undefined;
+  if (!list) return null;
+  const chosen = list.filter(
+    (p) => p.design === 'cross_entity' && (layers === null || layers.includes(p.layer)),
+  );
+  if (chosen.length === 0) return null;
+  return Math.max(...chosen.map((p) => p.accuracy - p.majority));
+}
+
+export function compareRow(
+  name: string,
+  dir: string,
+  a: Aggregate,
+  base: Aggregate,
+  L: number,
+  alpha = 0.05,
+): CompareRow {
+  const run = readRunConfig(dir);
+  const layers = trainedLayers(dir, L);
+  const row: CompareRow = {
+    run: name,
+    dir,
+    method: run?.config.method ?? null,
+    seed: run?.config.seed ?? null,
+    forget_recall_heldout: num(a, 'forget_recall_heldout'),
+    forget_p_above_chance: num(a, 'forget_p_above_chance'),
+    forget_rank_heldout: num(a, 'forget_rank_heldout'),
+    forget_rank_chance: num(a, 'forget_rank_chance'),
+    forget_rank_p: num(a, 'forget_rank_p'),
+    forget_inverted: typeof a.forget_inverted === 'boolean' ? a.forget_inverted : null,
+    forget_recall_train: num(a, 'forget_recall'),
+    forget_rank_train: num(a, 'forget_rank_train'),
+    forget_rank_p_train: num(a, 'forget_rank_p_train'),
+    retain_recall: num(a, 'retain_recall'),
+    retain_recall_heldout: num(a, 'retain_recall_heldout'),
+    rag_accuracy: num(a, 'rag_accuracy'),
+    rag_forget_accuracy: num(a, 'rag_forget_accuracy'),
+    logic_accuracy: num(a, 'logic_accuracy'),
+    retain_ratio: ratio(num(a, 'retain_recall'), num(base, 'retain_recall')),
+    retain_heldout_ratio: ratio(num(a, 'retain_recall_heldout'), num(base, 'retain_recall_heldout')),
+    rag_ratio: ratio(num(a, 'rag_accuracy'), num(base, 'rag_accuracy')),
+    logic_ratio: ratio(num(a, 'logic_accuracy'), num(base, 'logic_accuracy')),
+    probe_excess_trained: probeExcess(a, layers === null ? null : layers.length === 0 ? null : layers),
+    probe_excess_all: probeExcess(a, null),
+    targets: {},
+    all_targets: null,
+  };
+  const check = (v: number | null, ok: (x: number) => boolean) => (v === null ? null : ok(v));
+  row.targets = {
+    forget_accuracy_at_chance: check(row.forget_p_above_chance, (p) => p >= alpha),
+    forget_rank_at_chance: check(row.forget_rank_p, (p) => p >= alpha),
+    probe_cross_entity: check(row.probe_excess_trained, (e) => e <= 0.05),
+    retain_90: check(row.retain_ratio, (r) => r >= 0.9),
+    rag_95: check(row.rag_ratio, (r) => r >= 0.95),
+    logic_95: check(row.logic_ratio, (r) => r >= 0.95),
+  };
+  const values = Object.values(row.targets);
+  row.all_targets = values.some((v) => v === null) ? null : values.every(Boolean);
+  return row;
+}
+
+function modelDirOf(run: string): string {
+  const inner = join(run, 'model');
+  if (existsSync(join(inner, 'config.json'))) return inner;
+  if (existsSync(join(run, 'config.json')) && !readRunConfig(run)) return run;
+  throw new Error(`${run}: neither a finished run (no model/) nor a model folder`);
+}
+
+export async function compareRuns(options: {
+  world?: string;
+  facts?: { forget: string; retain: string };
+  runs: string[];
+  base?: string;
+  out?: string;
+  suites?: SuiteName[];
+  probeKinds?: ProbeKind[];
+  progress?: boolean;
+  log?: (line: string) => void;
+}): Promise<CompareReport> {
+  if ((options.world === undefined) === (options.facts === undefined))
+    throw new Error('compare needs --world DIR or --forget/--retain fact files');
+  if (options.runs.length === 0) throw new Error('compare needs at least one --runs RUN');
+  const world: World | undefined = options.world !== undefined ? loadWorld(options.world) : undefined;
+  const facts = options.facts
+    ? {
+        facts: [
+          ...loadFactSet(options.facts.forget).map((f) => ({ ...f, split: 'forget' as const })),
+          ...loadFactSet(options.facts.retain).map((f) => ({ ...f, split: 'retain' as const })),
+        ],
+        source: `${options.facts.forget} + ${options.facts.retain}`,
+      }
+    : undefined;
+  const baseDir = options.base ?? readRunConfig(options.runs[0]!)?.model;
+  if (!baseDir) throw new Error('compare: no --base model given and the first run names none');
+  const log = options.log ?? ((line: string) => console.error(line));
+  const suites = options.suites ?? (world ? COMPARE_SUITES : ['recall', 'probes']);
+  const evaluate = async (label: string, modelDir: string, out: string | undefined): Promise<Aggregate> => {
+    if (out && existsSync(join(out, 'results.json'))) {
+      log(`compare: ${label} already evaluated (${out}/results.json)`);
+      return readJson<Aggregate>(join(out, 'results.json'));
+    }
+    log(`compare: evaluating ${label} (${modelDir})`);
+    const model = Qwen2ForCausalLM.fromPretrained(modelDir);
+    const tokDir = existsSync(join(modelDir, 'tokenizer.json')) ? modelDir : options.world;
+    if (!tokDir) throw new Error(`${modelDir}: no tokenizer.json`);
+    const tokenizer = await loadTokenizer(tokDir);
+    checkTokenizerMatchesConfig(tokenizer, model.config, tokDir);
+    const result = await evaluateModel({
+      model,
+      tokenizer,
+      ...(world ? { world } : { facts }),
+      suites,
+      probes: { kinds: options.probeKinds ?? ['linear'] },
+      progress: options.progress,
+      ...(out ? { out } : {}),
+    });
+    return result.aggregate;
+  };
+  const base = await evaluate('base', baseDir, options.out ? join(options.out, 'base') : undefined);
+  const L = Qwen2ForCausalLM.fromPretrained(baseDir).config.numHiddenLayers;
+  const rows: CompareRow[] = [];
+  const used = new Set<string>(['base']);
+  for (const run of options.runs) {
+    let name = basename(run.replace(/\/+$/, ''));
+    for (let i = 2; used.has(name); i++) name = `${basename(run)}-${i}`;
+    used.add(name);
+    const aggregate = await evaluate(
+      name,
+      modelDirOf(run),
+      options.out ? join(options.out, name) : undefined,
+    );
+    rows.push(compareRow(name, run, aggregate, base, L));
+  }
+  return { base: { dir: baseDir, aggregate: base }, rows };
+}
+
+/** A plain-text table of the rows (one line per run). */
+export function formatCompareTable(report: CompareReport): string {
+  const f = (v: number | null, d = 3) => (v === null ? '-' : v.toFixed(d));
+  const b = (v: boolean | null) => (v === null ? '-' : v ? 'yes' : 'NO');
+  const header = [
+    'run'.padEnd(28),
+    'method'.padEnd(12),
+    'fgt_acc',
+    'p_acc',
+    'rank(ch)',
+    'p_rank',
+    'rank_tr',
+    'p_tr',
+    'retain%',
+    'rag%',
+    'logic%',
+    'probe+',
+    'all',
+  ].join(' ');
+  const lines = [header];
+  for (const r of report.rows) {
+    lines.push(
+      [
+        r.run.slice(0, 28).padEnd(28),
+        (r.method ?? '-').padEnd(12),
+        f(r.forget_recall_heldout).padStart(7),
+        f(r.forget_p_above_chance).padStart(5),
+        `${f(r.forget_rank_heldout, 1)}(${f(r.forget_rank_chance, 1)})`.padStart(8),
+        f(r.forget_rank_p).padStart(6),
+        f(r.forget_rank_train, 1).padStart(7),
+        f(r.forget_rank_p_train).padStart(5),
+        f(r.retain_ratio === null ? null : 100 * r.retain_ratio, 1).padStart(7),
+        f(r.rag_ratio === null ? null : 100 * r.rag_ratio, 1).padStart(5),
+        f(r.logic_ratio === null ? null : 100 * r.logic_ratio, 1).padStart(6),
+        f(r.probe_excess_trained).padStart(6),
+        b(r.all_targets).padStart(4),
+      ].join(' '),
+    );
+  }
+  return lines.join('\n');
+}

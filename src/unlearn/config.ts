@@ -1,0 +1,442 @@
+// The configuration of an unlearning run (`rlcp metabolize`): defaults, per-method overlays, and the
+// validating merge of a user's JSON file over them (unknown keys and wrong types are errors that name the
+// file and the key). docs/rlcp.md explains every default.
+import { readJson } from '../io/jsonl.ts';
+
+export const METHODS = ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag'] as const;
+export type Method = (typeof METHODS)[number];
+
+export const OBJECTIVES = ['ce', 'uniform', 'entropy'] as const;
+export type AdversaryObjective = (typeof OBJECTIVES)[number];
+
+export interface StreamConfig {
+  /** Multiplies the stream's LM loss (0 switches the stream off). */
+  weight: number;
+  batchSize: number;
+}
+
+export interface UnlearnConfig {
+  method: Method;
+  seed: number;
+  steps: number;
+  /** Longest record in tokens (longer ones are an error). */
+  maxLength: number;
+  checkpointEvery: number;
+  /** Write averaged losses to metrics.jsonl every N steps (evaluations add their own records). */
+  logEvery: number;
+  optimizer: {
+    lr: number;
+    schedule: 'cosine' | 'constant';
+    warmupSteps: number;
+    /** The cosine schedule decays to lr × minLrRatio. */
+    minLrRatio: number;
+    weightDecay: number;
+    clipNorm: number;
+  };
+  /** Which backbone parameters train. */
+  params: {
+    mode: 'all' | 'layers' | 'lora';
+    /** Decoder layers [first, last] (0-based, inclusive) for mode "layers" and "lora"; null = all layers. */
+    layers: [number, number] | null;
+    /** Mode "all" and "layers": also train the (tied) embedding and the final norm. */
+    embeddings: boolean;
+    loraRank: number;
+    loraAlpha: number;
+    /** Projections that get LoRA adapters (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). */
+    loraTargets: string[];
+  };
+  /** The fact stream: forget prompts, probes and the adversary, and the baselines' forget losses. */
+  fact: {
+    batchSize: number;
+    /** Hidden-state indices (0 = embeddings … L = final-norm output) or "deep-third" (⌊2L/3⌋ … L). */
+    layers: number[] | 'deep-third';
+    /** Probe input: the last prompt token, or the mean over the subject's tokens. */
+    position: 'last' | 'subject';
+    /** One probe per layer, or one probe on the mean of the layers' hidden states. */
+    probe: 'per-layer' | 'mean';
+    objective: AdversaryObjective;
+    /** Gradient-reversal coefficient (λ_max of the ramp). 0 = no adversary. */
+    lambda: number;
+    lambdaSchedule: 'constant' | 'dann';
+    /** γ of the DANN ramp λ(p) = λ_max · (2 / (1 + e^(−γp)) − 1), p = step / steps. */
+    gamma: number;
+    probeLr: number;
+    probeWeightDecay: number;
+    /** Probe updates per training step (each on the step's hidden states). */
+    probeStepsPerStep: number;
+    /** Retain-entity prompts of the forget relation per step (the probe's other training data). */
+    probeBatchSize: number;
+    /** What the probe learns from: retain and forget entities, or retain entities only. */
+    probeData: 'retain+forget' | 'retain';
+    /** Re-initialise the probes (and their optimizer) every N steps; 0 = never. */
+    reinitEvery: number;
+    /** Weight of the unlikelihood term −log(1 − p(answer)) on forget prompts (0 = off). */
+    unlikelihood: number;
+    /** Weight of the GA / GradDiff / NPO forget loss. */
+    forgetWeight: number;
+    /** NPO's inverse temperature β. */
+    npoBeta: number;
+  };
+  /** The anchor streams and the frozen reference. */
+  anchors: {
+    /** β: weight of KL(reference ‖ model) over each anchor stream's answer tokens. */
+    beta: number;
+    /** Reference logits computed once before training, or under noGrad at every step. */
+    reference: 'auto' | 'precompute' | 'per-step';
+    /** "auto" precomputes when the cached logits would take at most this many MiB. */
+    precomputeMaxMiB: number;
+    logic: StreamConfig;
+    retain: StreamConfig;
+    rag: StreamConfig & {
+      /** Share of each RAG batch whose context states a forget fact. */
+      forgetFraction: number;
+      /** Share of the forget-fact contexts that state another answer (the context's answer is trained). */
+      counterfactualFraction: number;
+      /** Contexts generated per forget fact and training template (true and counterfactual alike). */
+      variants: number;
+    };
+  };
+  eval: {
+    /** Evaluate every N steps (and at the last step); 0 = only at the end. */
+    every: number;
+    /** Also evaluate before the first step (step 0). */
+    atStart: boolean;
+    retainLimit: number;
+    ragLimit: number;
+    /** Logic problems answered by greedy generation (0 = skip logic accuracy). */
+    logicLimit: number;
+    /** Logic test items on which `kl` (KL(reference ‖ model) over answer tokens) is measured. */
+    klItems: number;
+    batchSize: number;
+  };
+  earlyStop: {
+    enabled: boolean;
+    /** Consecutive evaluations at chance needed to stop. */
+    patience: number;
+    /** No stop before this step. */
+    minStep: number;
+    /** Chance = accuracy p_above_chance ≥ alpha and rank p_two_sided ≥ alpha on held-out templates. */
+    alpha: number;
+  };
+}
+
+export const DEFAULT_CONFIG: UnlearnConfig = {
+  method: 'rlcp',
+  seed: 0,
+  steps: 200,
+  maxLength: 256,
+  checkpointEvery: 50,
+  logEvery: 5,
+  optimizer: {
+    lr: 3e-4,
+    schedule: 'constant',
+    warmupSteps: 10,
+    minLrRatio: 0.1,
+    weightDecay: 0,
+    clipNorm: 1,
+  },
+  params: {
+    mode: 'all',
+    layers: null,
+    embeddings: true,
+    loraRank: 8,
+    loraAlpha: 16,
+    loraTargets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  },
+  fact: {
+    batchSize: 16,
+    layers: 'deep-third',
+    position: 'last',
+    probe: 'per-layer',
+    objective: 'uniform',
+    lambda: 0.5,
+    lambdaSchedule: 'constant',
+    gamma: 10,
+    probeLr: 1e-2,
+    probeWeightDecay: 0,
+    probeStepsPerStep: 1,
+    probeBatchSize: 32,
+    probeData: 'retain+forget',
+    reinitEvery: 25,
+    unlikelihood: 0,
+    forgetWeight: 1,
+    npoBeta: 0.1,
+  },
+  anchors: {
+    beta: 3,
+    reference: 'auto',
+    precomputeMaxMiB: 1024,
+    logic: { weight: 1, batchSize: 16 },
+    retain: { weight: 1, batchSize: 16 },
+    rag: {
+      weight: 1,
+      batchSize: 16,
+      forgetFraction: 0.5,
+      counterfactualFraction: 0.5,
+      variants: 4,
+    },
+  },
+  eval: {
+    every: 25,
+    atStart: true,
+    retainLimit: 200,
+    ragLimit: 200,
+    logicLimit: 60,
+    klItems: 64,
+    batchSize: 64,
+  },
+  earlyStop: { enabled: false, patience: 2, minStep: 50, alpha: 0.05 },
+};
+
+/** What each method changes in the defaults before the user's file is applied. */
+export const METHOD_OVERLAYS: Record<Method, DeepPartial<UnlearnConfig>> = {
+  rlcp: {},
+  // Same anchors as RLCP; the forget stream's only term is unlikelihood.
+  unlikelihood: { fact: { lambda: 0, unlikelihood: 1 } },
+  // Plain gradient ascent on the forget answers, nothing else.
+  ga: {
+    fact: { lambda: 0 },
+    anchors: {
+      beta: 0,
+      logic: { weight: 0 },
+      retain: { weight: 0 },
+      rag: { weight: 0 },
+    },
+  },
+  // Gradient ascent on forget + the anchor streams' LM loss (the usual definition: NLL, no KL).
+  graddiff: { fact: { lambda: 0 }, anchors: { beta: 0 } },
+  // NPO on forget + RLCP's anchors (LM + β·KL).
+  npo: { fact: { lambda: 0 } },
+  // Just-RAG: no training; the model is copied and evaluation supplies the facts in context.
+  rag: { steps: 0, fact: { lambda: 0 } },
+};
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends unknown[] | null ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
+};
+
+type Check = (value: unknown, where: string) => void;
+
+function fail(where: string, message: string): never {
+  throw new Error(`${where}: ${message}`);
+}
+const num =
+  (min: number, max = Infinity, integer = false): Check =>
+  (v, where) => {
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      fail(where, `must be a number, got ${JSON.stringify(v)}`);
+    if (integer && !Number.isInteger(v)) fail(where, `must be an integer, got ${v}`);
+    if (v < min || v > max) fail(where, `must be in [${min}, ${max}], got ${v}`);
+  };
+const int = (min: number, max = Infinity) => num(min, max, true);
+const oneOf =
+  (options: readonly string[]): Check =>
+  (v, where) => {
+    if (typeof v !== 'string' || !options.includes(v)) {
+      fail(where, `must be one of ${options.map((o) => `"${o}"`).join(', ')}, got ${JSON.stringify(v)}`);
+    }
+  };
+const bool: Check = (v, where) => {
+  if (typeof v !== 'boolean') fail(where, `must be true or false, got ${JSON.stringify(v)}`);
+};
+const layerRange: Check = (v, where) => {
+  if (v === null) return;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0) || v[0] > v[1]) {
+    fail(where, `must be null or [first, last] with 0 ≤ first ≤ last, got ${JSON.stringify(v)}`);
+  }
+};
+const hiddenLayers: Check = (v, where) => {
+  if (v === 'deep-third') return;
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    !v.every((x) => Number.isInteger(x) && x >= 0) ||
+    new Set(v).size !== v.length
+  ) {
+    fail(
+      where,
+      `must be "deep-third" or a non-empty list of distinct layer indices, got ${JSON.stringify(v)}`,
+    );
+  }
+};
+const loraTargets: Check = (v, where) => {
+  const known = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && known.includes(x))) {
+    fail(where, `must be a non-empty list of ${known.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+};
+const stream = { weight: num(0), batchSize: int(1) };
+
+interface Schema {
+  [key: string]: Check | Schema;
+}
+
+const SCHEMA: Schema = {
+  method: oneOf(METHODS),
+  seed: int(0, 2 ** 31 - 1),
+  steps: int(0),
+  maxLength: int(8),
+  checkpointEvery: int(1),
+  logEvery: int(1),
+  optimizer: {
+    lr: num(0),
+    schedule: oneOf(['cosine', 'constant']),
+    warmupSteps: int(0),
+    minLrRatio: num(0, 1),
+    weightDecay: num(0),
+    clipNorm: num(Number.MIN_VALUE),
+  },
+  params: {
+    mode: oneOf(['all', 'layers', 'lora']),
+    layers: layerRange,
+    embeddings: bool,
+    loraRank: int(1),
+    loraAlpha: num(Number.MIN_VALUE),
+    loraTargets,
+  },
+  fact: {
+    batchSize: int(1),
+    layers: hiddenLayers,
+    position: oneOf(['last', 'subject']),
+    probe: oneOf(['per-layer', 'mean']),
+    objective: oneOf(OBJECTIVES),
+    lambda: num(0),
+    lambdaSchedule: oneOf(['constant', 'dann']),
+    gamma: num(0),
+    probeLr: num(0),
+    probeWeightDecay: num(0),
+    probeStepsPerStep: int(1),
+    probeBatchSize: int(0),
+    probeData: oneOf(['retain+forget', 'retain']),
+    reinitEvery: int(0),
+    unlikelihood: num(0),
+    forgetWeight: num(0),
+    npoBeta: num(Number.MIN_VALUE),
+  },
+  anchors: {
+    beta: num(0),
+    reference: oneOf(['auto', 'precompute', 'per-step']),
+    precomputeMaxMiB: num(0),
+    logic: stream,
+    retain: stream,
+    rag: {
+      ...stream,
+      forgetFraction: num(0, 1),
+      counterfactualFraction: num(0, 1),
+      variants: int(1),
+    },
+  },
+  eval: {
+    every: int(0),
+    atStart: bool,
+    retainLimit: int(0),
+    ragLimit: int(0),
+    logicLimit: int(0),
+    klItems: int(0),
+    batchSize: int(1),
+  },
+  earlyStop: { enabled: bool, patience: int(1), minStep: int(0), alpha: num(0, 1) },
+};
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Merges `patch` over `base` (both config-shaped), checking every key and value of `patch` against the schema. */
+function mergeChecked(
+  base: Record<string, unknown>,
+  patch: unknown,
+  schema: Schema,
+  source: string,
+  path: string,
+): Record<string, unknown> {
+  if (!isPlainObject(patch)) fail(`${source}${path ? `: "${path}"` : ''}`, 'must be a JSON object');
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const keyPath = path ? `${path}.${key}` : key;
+    const rule = schema[key];
+    if (rule === undefined) {
+      const known = Object.keys(schema).join(', ');
+      throw new Error(`${source}: unknown config key "${keyPath}" (known here: ${known})`);
+    }
+    if (typeof rule === 'function') {
+      rule(value, `${source}: "${keyPath}"`);
+      out[key] = Array.isArray(value) ? [...value] : value;
+    } else {
+      out[key] = mergeChecked(base[key] as Record<string, unknown>, value, rule, source, keyPath);
+    }
+  }
+  return out;
+}
+
+/**
+ * The full configuration: defaults, then the method's overlay, then each patch in order (a config file,
+ * command-line options). `method` is taken from the last patch that sets it.
+ */
+export function resolveConfig(
+  patches: readonly { patch: unknown; source: string }[],
+  methodOverride?: string,
+): UnlearnConfig {
+  let method: unknown = 'rlcp';
+  for (const { patch, source } of patches) {
+    if (isPlainObject(patch) && 'method' in patch) {
+      (SCHEMA.method as Check)(patch.method, `${source}: "method"`);
+      method = patch.method;
+    }
+  }
+  if (methodOverride !== undefined) {
+    (SCHEMA.method as Check)(methodOverride, '--method');
+    method = methodOverride;
+  }
+  let config = mergeChecked(
+    DEFAULT_CONFIG as unknown as Record<string, unknown>,
+    METHOD_OVERLAYS[method as Method],
+    SCHEMA,
+    `method overlay "${String(method)}"`,
+    '',
+  );
+  for (const { patch, source } of patches) config = mergeChecked(config, patch, SCHEMA, source, '');
+  config.method = method;
+  return config as unknown as UnlearnConfig;
+}
+
+/** Reads a JSON config file as a patch (validated later by resolveConfig). */
+export function readConfigFile(path: string): { patch: unknown; source: string } {
+  return { patch: readJson(path), source: path };
+}
+
+/** Sets a dotted key ("fact.lambda") in a nested patch object, creating the parents. */
+export function setDotted(patch: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = patch;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+/** Hidden-state indices the fact stream reads, for a model with `numLayers` decoder layers. */
+export function resolveProbeLayers(layers: number[] | 'deep-third', numLayers: number): number[] {
+  const resolved =
+    layers === 'deep-third'
+      ? Array.from(
+          { length: numLayers - Math.floor((2 * numLayers) / 3) + 1 },
+          (_, i) => Math.floor((2 * numLayers) / 3) + i,
+        )
+      : [...layers].sort((a, b) => a - b);
+  for (const layer of resolved) {
+    if (layer > numLayers) {
+      throw new Error(`fact.layers: hidden state ${layer} does not exist (the model has 0..${numLayers})`);
+    }
+  }
+  return resolved;
+}
+
+/** λ at a step: constant, or the DANN ramp over training progress p = step / steps. */
+export function lambdaAt(config: UnlearnConfig, step: number): number {
+  const { lambda, lambdaSchedule, gamma } = config.fact;
+  if (lambdaSchedule === 'constant' || config.steps === 0) return lambda;
+  const p = Math.min(1, step / config.steps);
+  return lambda * (2 / (1 + Math.exp(-gamma * p)) - 1);
+}

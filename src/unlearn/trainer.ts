@@ -1,0 +1,741 @@
+// The unlearning trainer behind `rlcp metabolize`: RLCP's dual-stream training (a fact stream with
+// gradient-reversed adversarial probes; logic, retain and reading anchor streams with KL to a frozen copy
+// of the starting model) and the baselines (unlikelihood, GA, GradDiff, NPO, Just-RAG) in one loop, with
+// progress bar, metrics.jsonl, atomic checkpoints and exact resume. Design notes: docs/rlcp.md.
+import { join } from 'node:path';
+import { ProgressBar } from '../cli/progress.ts';
+import { Qwen2ForCausalLM, tokenRows } from '../nn/qwen2.ts';
+import { Tensor, noGrad } from '../tensor/tensor.ts';
+import { add, crossEntropy, klDiv, matmul, reshape, scale } from '../tensor/ops.ts';
+import {
+  adamw,
+  chain,
+  clipByGlobalNorm,
+  scaleByLearningRate,
+  warmupCosineSchedule,
+  type Optimizer,
+  type Schedule,
+} from '../tensor/optim.ts';
+import { EpochSampler, type EncodedExample, type SamplerState, type TextEncoder } from '../train/batches.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
+import { MetricsLog } from '../train/run-dir.ts';
+import {
+  collateRows,
+  encodeAnchors,
+  encodeFact,
+  trainedRows,
+  type EncodedFact,
+  type RowBatch,
+} from './batching.ts';
+import { lambdaAt, resolveProbeLayers, type UnlearnConfig } from './config.ts';
+import type { UnlearnData } from './data.ts';
+import { evalSets, evaluateDuringTraining, prepareKlProbe, type EvalTokenizer } from './evaluate.ts';
+import { gradientAscentLoss, npoLoss, sequenceLogProbs, unlikelihoodLoss } from './losses.ts';
+import { LoraAdapters } from './lora.ts';
+import { adversaryLoss, ProbeSet } from './probes.ts';
+
+export type UnlearnTokenizer = EvalTokenizer & TextEncoder;
+
+export interface MetabolizeOptions {
+  /** The starting model; it is trained in place (except under LoRA). */
+  model: Qwen2ForCausalLM;
+  tokenizer: UnlearnTokenizer;
+  data: UnlearnData;
+  config: UnlearnConfig;
+  runDir: string;
+  /** Continue from the newest checkpoint in runDir (`model` must be the same starting model). */
+  resume?: boolean;
+  /** Stop (after checkpointing) once this step is done: an interrupted run, for tests. */
+  stopAfterStep?: number;
+  progress?: boolean;
+}
+
+export interface MetabolizeResult {
+  /** The final model (LoRA merged). */
+  model: Qwen2ForCausalLM;
+  stepsRun: number;
+  lastStep: number;
+  stoppedEarly: boolean;
+  /** The last evaluation record (null if none ran). */
+  lastEval: Record<string, number> | null;
+  secondsPerStep: number;
+  referenceMode: 'precompute' | 'per-step' | 'none';
+}
+
+interface TrainerState {
+  samplers: Record<string, SamplerState>;
+  optimizerStep: number;
+  probeReinits: number;
+  probeSteps: Record<string, number>;
+  atChanceEvals: number;
+  stoppedEarly: boolean;
+  /** Loss sums since the last metrics record (so a resumed run writes the same averages). */
+  sums: [string, number][];
+  sumCount: number;
+}
+
+const STREAMS = ['forget', 'probe', 'logic', 'retain', 'ragRetain', 'ragForget'] as const;
+type StreamName = (typeof STREAMS)[number];
+
+function streamSeed(seed: number, name: string): number {
+  let h = 0x811c9dc5;
+  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  return (h ^ Math.imul(seed + 1, 0x9e3779b1)) | 0;
+}
+
+/** Which parameter names train (backbone), by `params`. */
+function trainablePredicate(config: UnlearnConfig, numLayers: number): (name: string) => boolean {
+  const { mode, layers, embeddings } = config.params;
+  if (mode === 'lora') return () => false;
+  const [first, last] = layers ?? [0, numLayers - 1];
+  if (last >= numLayers)
+    throw new Error(`params.layers: layer ${last} does not exist (the model has 0..${numLayers - 1})`);
+  return (name) => {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) return mode === 'all' && layers === null ? true : Number(m[1]) >= first && Number(m[1]) <= last;
+    return mode === 'all' && embeddings;
+  };
+}
+
+/** A frozen copy of the trainable tensors; frozen ones are shared (they never change). */
+function referenceOf(model: Qwen2ForCausalLM, trainable: (name: string) => boolean): Qwen2ForCausalLM {
+  const params = new Map<string, Tensor>();
+  for (const [name, t] of model.namedParameters()) {
+    params.set(name, trainable(name) ? Tensor.from(Float32Array.from(t.data), t.shape) : t);
+  }
+  const ref = new Qwen2ForCausalLM(model.config, params);
+  ref.setTrainable(() => false);
+  return ref;
+}
+
+function makeSchedule(config: UnlearnConfig): Schedule {
+  const { lr, schedule, warmupSteps, minLrRatio } = config.optimizer;
+  const total = Math.max(1, config.steps);
+  const warmup = Math.min(warmupSteps, total);
+  if (schedule === 'constant') {
+    return (step) => (step < warmup ? (lr * (step + 1)) / (warmup + 1) : lr);
+  }
+  return warmupCosineSchedule({ peak: lr, warmupSteps: warmup, totalSteps: total, end: lr * minLrRatio });
+}
+
+export function metabolize(options: MetabolizeOptions): MetabolizeResult {
+  const { tokenizer, data, config, runDir } = options;
+  const method = config.method;
+  const L = options.model.config.numHiddenLayers;
+  const D = options.model.config.hiddenSize;
+  const V = options.model.config.vocabSize;
+  const layers = resolveProbeLayers(config.fact.layers, L);
+  const trainable = trainablePredicate(config, L);
+  const useAdversary = method === 'rlcp' && config.fact.lambda > 0;
+  const forgetLoss = method === 'ga' || method === 'graddiff' ? 'ga' : method === 'npo' ? 'npo' : null;
+  const useUnlikelihood = config.fact.unlikelihood > 0 && method !== 'rag';
+  const training = method !== 'rag' && config.steps > 0;
+  const beta = config.anchors.beta;
+  const anchors = {
+    logic: config.anchors.logic.weight > 0,
+    retain: config.anchors.retain.weight > 0,
+    rag: config.anchors.rag.weight > 0,
+  };
+  const useRef = training && beta > 0 && (anchors.logic || anchors.retain || anchors.rag);
+
+  // ---- model, reference, trainable parameters ----
+  let model = options.model;
+  const metrics = new MetricsLog(runDir);
+  let startStep = 0;
+  let checkpoint: ReturnType<typeof loadCheckpoint<TrainerState>> | null = null;
+  if (options.resume && hasCheckpoint(runDir)) {
+    checkpoint = loadCheckpoint<TrainerState>(runDir);
+    startStep = checkpoint.step;
+  }
+  // The reference is the *starting* model, also on resume.
+  const reference = referenceOf(options.model, config.params.mode === 'lora' ? () => false : trainable);
+  if (checkpoint) model = checkpoint.model;
+  model.setTrainable(trainable);
+  const lora =
+    config.params.mode === 'lora'
+      ? new LoraAdapters(model, loraOptions(config), streamSeed(config.seed, 'lora'))
+      : null;
+  const trainParams = lora ? lora.params : model.trainableParameters();
+  if (training && trainParams.size === 0) throw new Error('params: no parameter is trainable');
+  const schedule = makeSchedule(config);
+  const optimizer: Optimizer = chain(
+    clipByGlobalNorm(config.optimizer.clipNorm),
+    adamw({ weightDecay: config.optimizer.weightDecay }),
+    scaleByLearningRate(schedule),
+  );
+
+  // ---- data ----
+  const maxLength = config.maxLength;
+  const encodedForget: EncodedFact[] = data.forgetTrain.map((e) =>
+    encodeFact(tokenizer, e, data.classes.get(e.relation)!, maxLength),
+  );
+  const encodedProbe: EncodedFact[] = data.probeRetain.map((e) =>
+    encodeFact(tokenizer, e, data.classes.get(e.relation)!, maxLength),
+  );
+  const encoded: Record<'logic' | 'retain' | 'ragRetain' | 'ragForget', EncodedExample[]> = {
+    logic: encodeAnchors(tokenizer, data.logic, maxLength),
+    retain: encodeAnchors(
+      tokenizer,
+      data.retainTrain.map((e) => ({ prompt: e.prompt, completion: ` ${e.answer}` })),
+      maxLength,
+    ),
+    ragRetain: encodeAnchors(tokenizer, data.ragRetain, maxLength),
+    ragForget: encodeAnchors(tokenizer, data.ragForget, maxLength),
+  };
+  const sizes: Record<StreamName, number> = {
+    forget: encodedForget.length,
+    probe: encodedProbe.length,
+    logic: encoded.logic.length,
+    retain: encoded.retain.length,
+    ragRetain: encoded.ragRetain.length,
+    ragForget: encoded.ragForget.length,
+  };
+  const samplers = new Map<StreamName, EpochSampler>();
+  for (const name of STREAMS)
+    if (sizes[name] > 0) samplers.set(name, new EpochSampler(sizes[name], streamSeed(config.seed, name)));
+  const needs = (name: StreamName, why: string) => {
+    if (!samplers.has(name)) throw new Error(`${why} needs ${name} data, and there is none`);
+    return samplers.get(name)!;
+  };
+
+  // ---- probes ----
+  const probeCount = config.fact.probe === 'mean' ? 1 : layers.length;
+  const probeSets = new Map<string, ProbeSet>();
+  for (const relation of data.forgetRelations) {
+    probeSets.set(
+      relation,
+      new ProbeSet(
+        relation,
+        data.classes.get(relation)!.length,
+        D,
+        probeCount,
+        config.fact.probeLr,
+        config.fact.probeWeightDecay,
+      ),
+    );
+  }
+  let probeReinits = 0;
+  const resetProbes = (index: number) => {
+    let r = 0;
+    for (const set of probeSets.values())
+      set.reset(streamSeed(config.seed + 1000 * index + r++, 'probe-init'));
+  };
+  resetProbes(0);
+
+  let atChanceEvals = 0;
+  let stoppedEarly = false;
+  if (checkpoint) {
+    const state = checkpoint.state;
+    for (const [name, s] of Object.entries(state.samplers)) samplers.get(name as StreamName)?.setState(s);
+    probeReinits = state.probeReinits;
+    resetProbes(probeReinits);
+    const optTensors = new Map<string, Float32Array>();
+    for (const [name, buf] of checkpoint.tensors) {
+      if (name.startsWith('opt.')) optTensors.set(name.slice(4), buf);
+    }
+    optimizer.loadState({ step: state.optimizerStep, tensors: optTensors });
+    for (const [relation, set] of probeSets) {
+      for (const [name, p] of set.namedParameters()) {
+        const saved = checkpoint.tensors.get(`probe.${name}`);
+        if (!saved || saved.length !== p.size) throw new Error(`checkpoint: probe tensor ${name} missing`);
+        p.data.set(saved);
+      }
+      const popt = new Map<string, Float32Array>();
+      const prefix = `popt.${relation}.`;
+      for (const [name, buf] of checkpoint.tensors)
+        if (name.startsWith(prefix)) popt.set(name.slice(prefix.length), buf);
+      set.optimizer.loadState({ step: state.probeSteps[relation] ?? 0, tensors: popt });
+    }
+    if (lora) {
+      const loraTensors = new Map<string, Float32Array>();
+      for (const [name, buf] of checkpoint.tensors) if (name.startsWith('lora.')) loraTensors.set(name, buf);
+      lora.load(loraTensors);
+    }
+    atChanceEvals = state.atChanceEvals;
+    stoppedEarly = state.stoppedEarly;
+    metrics.truncateAfter(startStep);
+  }
+
+  // ---- reference logits of the anchor streams ----
+  const anchorStreams = (['logic', 'retain', 'ragRetain', 'ragForget'] as const).filter((s) =>
+    s === 'logic'
+      ? anchors.logic
+      : s === 'retain'
+        ? anchors.retain
+        : anchors.rag && (s === 'ragRetain' ? true : config.anchors.rag.forgetFraction > 0),
+  );
+  let referenceMode: MetabolizeResult['referenceMode'] = 'none';
+  const cachedRef = new Map<string, Float32Array[]>();
+  if (useRef) {
+    const rows = anchorStreams.reduce((n, s) => n + encoded[s].reduce((m, e) => m + trainedRows(e), 0), 0);
+    const mib = (rows * V * 4) / 2 ** 20;
+    const mode = config.anchors.reference;
+    referenceMode =
+      mode === 'auto' ? (mib <= config.anchors.precomputeMaxMiB ? 'precompute' : 'per-step') : mode;
+    if (referenceMode === 'precompute' && startStep < config.steps) {
+      const total = anchorStreams.reduce((n, s) => n + encoded[s].length, 0);
+      const bar =
+        options.progress === false
+          ? null
+          : new ProgressBar({ label: `reference logits (${mib.toFixed(0)} MiB)`, total });
+      noGrad(() => {
+        for (const s of anchorStreams) {
+          const list: Float32Array[] = [];
+          const examples = encoded[s];
+          for (let i = 0; i < examples.length; i += 32) {
+            const chunk = examples.slice(i, i + 32);
+            const b = collateRows(chunk, tokenizer.padTokenId);
+            const logits = reference.forward(b.ids, {
+              batch: b.batch,
+              seq: b.seq,
+              attentionMask: b.attentionMask,
+              logits: b.rows,
+            }).logits!;
+            let row = 0;
+            chunk.forEach((_, j) => {
+              let n = 0;
+              while (row + n < b.rows.length && b.rowOwner[row + n] === j) n++;
+              list.push(Float32Array.from(logits.data.subarray(row * V, (row + n) * V)));
+              row += n;
+            });
+            logits.dispose();
+            bar?.tick(chunk.length);
+          }
+          cachedRef.set(s, list);
+        }
+      });
+      bar?.finish();
+    }
+  }
+  // NPO needs log π_ref(answer | prompt) of every forget example.
+  let refForgetLogProbs: Float64Array | null = null;
+  if (training && forgetLoss === 'npo') {
+    refForgetLogProbs = new Float64Array(encodedForget.length);
+    noGrad(() => {
+      for (let i = 0; i < encodedForget.length; i += 32) {
+        const chunk = encodedForget.slice(i, i + 32);
+        const b = forgetRows(
+          collateRows(
+            chunk.map((f) => f.encoded),
+            tokenizer.padTokenId,
+          ),
+          tokenizer.eosTokenId,
+        );
+        const logits = reference.forward(b.ids, {
+          batch: b.batch,
+          seq: b.seq,
+          attentionMask: b.attentionMask,
+          logits: b.rows,
+        }).logits!;
+        const sums = sequenceLogProbs(logits.data, V, b.rowTargets, b.rowOwner, chunk.length);
+        refForgetLogProbs!.set(sums, i);
+      }
+    });
+  }
+
+  // ---- evaluation ----
+  const sets = evalSets(data, config.eval);
+  const klProbe = prepareKlProbe(
+    reference,
+    tokenizer,
+    data,
+    config.eval.klItems,
+    config.eval.batchSize,
+    maxLength,
+  );
+  const evalModel = () => (lora ? lora.merged() : model);
+  let lastEval: Record<string, number> | null = null;
+  const runEval = (step: number, extra: Record<string, number>) => {
+    const result = evaluateDuringTraining(evalModel(), tokenizer, sets, klProbe, config.eval.batchSize);
+    lastEval = { step, ...extra, ...result };
+    metrics.append(lastEval);
+    return result;
+  };
+  if (startStep === 0 && (config.eval.atStart || !training)) {
+    metrics.truncateAfter(-1);
+    runEval(0, { lambda: lambdaAt(config, 0) });
+  }
+
+  // ---- training loop ----
+  const progress =
+    options.progress === false || !training
+      ? null
+      : new ProgressBar({ label: `metabolize ${method}`, total: config.steps, unit: 'tok' });
+  progress?.tick(startStep);
+  const sums = new Map<string, number>(checkpoint?.state.sums ?? []);
+  let sumCount = checkpoint?.state.sumCount ?? 0;
+  const addMetric = (key: string, value: number) => sums.set(key, (sums.get(key) ?? 0) + value);
+  const started = Date.now();
+  let stepsRun = 0;
+  let lastStep = startStep;
+  const stopAt = Math.min(config.steps, options.stopAfterStep ?? Infinity);
+  const runModel = () => (lora ? lora.model() : model);
+
+  const saveState = (step: number) => {
+    const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
+    const opt = optimizer.state();
+    for (const [name, data] of opt.tensors) tensors.set(`opt.${name}`, { data, shape: [data.length] });
+    const probeSteps: Record<string, number> = {};
+    for (const [relation, set] of probeSets) {
+      for (const [name, p] of set.namedParameters())
+        tensors.set(`probe.${name}`, { data: p.data, shape: [...p.shape] });
+      const ps = set.optimizer.state();
+      probeSteps[relation] = ps.step;
+      for (const [name, data] of ps.tensors)
+        tensors.set(`popt.${relation}.${name}`, { data, shape: [data.length] });
+    }
+    if (lora) for (const [name, p] of lora.params) tensors.set(name, { data: p.data, shape: [...p.shape] });
+    const samplerStates: Record<string, SamplerState> = {};
+    for (const [name, s] of samplers) samplerStates[name] = s.getState();
+    saveCheckpoint<TrainerState>(runDir, step, {
+      model,
+      tensors,
+      state: {
+        samplers: samplerStates,
+        optimizerStep: opt.step,
+        probeReinits,
+        probeSteps,
+        atChanceEvals,
+        stoppedEarly,
+        sums: [...sums],
+        sumCount,
+      },
+    });
+  };
+
+  for (let step = startStep + 1; training && !stoppedEarly && step <= stopAt; step++) {
+    const lambda = lambdaAt(config, step - 1);
+    if (
+      useAdversary &&
+      config.fact.reinitEvery > 0 &&
+      (step - 1) % config.fact.reinitEvery === 0 &&
+      step > 1
+    ) {
+      probeReinits = Math.floor((step - 1) / config.fact.reinitEvery);
+      resetProbes(probeReinits);
+    }
+    const m = runModel();
+    let tokens = 0;
+    let stepLoss = 0;
+
+    // -- fact stream --
+    if (useAdversary || useUnlikelihood || forgetLoss) {
+      const picked = needs('forget', 'the fact stream').next(config.fact.batchSize);
+      const facts = picked.map((i) => encodedForget[i]!);
+      const batch = collateRows(
+        facts.map((f) => f.encoded),
+        tokenizer.padTokenId,
+      );
+      const answer = forgetRows(batch, tokenizer.eosTokenId);
+      const needLogits = useUnlikelihood || forgetLoss !== null;
+      const maxLayer = Math.max(...layers);
+      const out = m.forward(batch.ids, {
+        batch: batch.batch,
+        seq: batch.seq,
+        attentionMask: batch.attentionMask,
+        outputHiddenStates: useAdversary,
+        ...(needLogits
+          ? { logits: answer.rows }
+          : useAdversary && maxLayer < L
+            ? { untilHiddenState: maxLayer }
+            : { logits: 'none' as const }),
+      });
+      const terms: Tensor[] = [];
+      if (useAdversary) {
+        const hidden = out.hiddenStates!;
+        const probeBatch =
+          config.fact.probeBatchSize > 0 && samplers.has('probe')
+            ? samplers
+                .get('probe')!
+                .next(config.fact.probeBatchSize)
+                .map((i) => encodedProbe[i]!)
+            : [];
+        const retainFeatures =
+          probeBatch.length > 0
+            ? noGrad(() => probeFeatures(m, probeBatch, layers, config, tokenizer.padTokenId, maxLayer, L))
+            : null;
+        const forgetFeatures = pooledFeatures(hidden, facts, batch.seq, layers, config);
+        let accSum = 0;
+        let probeLossSum = 0;
+        let advSum = 0;
+        for (const [relation, set] of probeSets) {
+          const idx = facts.map((f, i) => (f.example.relation === relation ? i : -1)).filter((i) => i >= 0);
+          if (idx.length === 0) continue;
+          const labels = Int32Array.from(idx.map((i) => facts[i]!.label));
+          const own = forgetFeatures.map((h) =>
+            idx.length === facts.length
+              ? h
+              : tokenRows(reshape(h, [1, facts.length, D]), Int32Array.from(idx)),
+          );
+          const ownData = own.map((h) => Float32Array.from(h.data));
+          accSum += set.accuracy(ownData, labels);
+          // Probe training data: this step's forget rows (unless probeData = retain) and retain entities.
+          const ridx = retainFeatures
+            ? probeBatch.map((f, i) => (f.example.relation === relation ? i : -1)).filter((i) => i >= 0)
+            : [];
+          const feats: Float32Array[] = [];
+          const trainLabels: number[] = [];
+          const withForget = config.fact.probeData === 'retain+forget';
+          for (let p = 0; p < own.length; p++) {
+            const parts: Float32Array[] = [];
+            if (withForget) parts.push(ownData[p]!);
+            if (ridx.length > 0) parts.push(selectRows(retainFeatures![p]!, ridx, D));
+            feats.push(concatArrays(parts));
+          }
+          if (withForget) trainLabels.push(...labels);
+          for (const i of ridx) trainLabels.push(probeBatch[i]!.label);
+          if (trainLabels.length > 0) {
+            for (let k = 0; k < config.fact.probeStepsPerStep; k++)
+              probeLossSum += set.train(feats, Int32Array.from(trainLabels)) / config.fact.probeStepsPerStep;
+          }
+          const adv = adversaryLoss(set, own, labels, config.fact.objective, lambda);
+          advSum += adv.adversaryValue;
+          terms.push(adv.loss);
+        }
+        addMetric('probe_accuracy', accSum / probeSets.size);
+        addMetric('loss_probe', probeLossSum / probeSets.size);
+        addMetric('loss_adversary', advSum / probeSets.size);
+      }
+      if (needLogits) {
+        const logits = out.logits!;
+        if (useUnlikelihood) {
+          const ul = unlikelihoodLoss(logits, answer.rowTargets);
+          addMetric('loss_unlikelihood', ul.item());
+          terms.push(scale(ul, config.fact.unlikelihood));
+        }
+        if (forgetLoss === 'ga') {
+          const ga = gradientAscentLoss(logits, answer.rowTargets);
+          addMetric('loss_forget', ga.item());
+          terms.push(scale(ga, config.fact.forgetWeight));
+        } else if (forgetLoss === 'npo') {
+          const refSums = Float64Array.from(picked, (i) => refForgetLogProbs![i]!);
+          const npo = npoLoss(logits, answer.rowTargets, answer.rowOwner, refSums, config.fact.npoBeta);
+          addMetric('loss_forget', npo.item());
+          terms.push(scale(npo, config.fact.forgetWeight));
+        }
+      }
+      if (terms.length > 0) {
+        const loss = terms.reduce((a, b) => add(a, b));
+        stepLoss += loss.item();
+        loss.backward({ releaseActivations: true });
+      }
+      tokens += answer.rows.length;
+    }
+
+    // -- anchor streams --
+    const anchorStep = (
+      name: 'logic' | 'retain' | 'rag',
+      parts: { stream: (typeof anchorStreams)[number]; count: number }[],
+      weight: number,
+    ) => {
+      const chosen: EncodedExample[] = [];
+      const refRows: Float32Array[] = [];
+      for (const { stream, count } of parts) {
+        if (count <= 0) continue;
+        for (const i of needs(stream, `the ${name} stream`).next(count)) {
+          chosen.push(encoded[stream][i]!);
+          if (referenceMode === 'precompute') refRows.push(cachedRef.get(stream)![i]!);
+        }
+      }
+      if (chosen.length === 0) return;
+      const b = collateRows(chosen, tokenizer.padTokenId);
+      const logits = m.forward(b.ids, {
+        batch: b.batch,
+        seq: b.seq,
+        attentionMask: b.attentionMask,
+        logits: b.rows,
+      }).logits!;
+      const lm = crossEntropy(logits, b.rowTargets);
+      addMetric(`loss_${name}_lm`, lm.item());
+      let loss = lm;
+      if (useRef) {
+        const ref =
+          referenceMode === 'precompute'
+            ? Tensor.from(concatArrays(refRows), logits.shape)
+            : noGrad(
+                () =>
+                  reference.forward(b.ids, {
+                    batch: b.batch,
+                    seq: b.seq,
+                    attentionMask: b.attentionMask,
+                    logits: b.rows,
+                  }).logits!,
+              );
+        const kl = klDiv(ref, logits);
+        addMetric(`loss_${name}_kl`, kl.item());
+        loss = add(lm, scale(kl, beta));
+      }
+      loss = scale(loss, weight);
+      stepLoss += loss.item();
+      loss.backward({ releaseActivations: true });
+      tokens += b.trainedTokens;
+    };
+    if (anchors.logic)
+      anchorStep(
+        'logic',
+        [{ stream: 'logic', count: config.anchors.logic.batchSize }],
+        config.anchors.logic.weight,
+      );
+    if (anchors.retain)
+      anchorStep(
+        'retain',
+        [{ stream: 'retain', count: config.anchors.retain.batchSize }],
+        config.anchors.retain.weight,
+      );
+    if (anchors.rag) {
+      const n = config.anchors.rag.batchSize;
+      const nForget = sizes.ragForget > 0 ? Math.round(n * config.anchors.rag.forgetFraction) : 0;
+      anchorStep(
+        'rag',
+        [
+          { stream: 'ragForget', count: nForget },
+          { stream: 'ragRetain', count: n - nForget },
+        ],
+        config.anchors.rag.weight,
+      );
+    }
+
+    if (!Number.isFinite(stepLoss)) {
+      throw new Error(
+        `loss became ${stepLoss} at step ${step}; the last checkpoint in ${join(runDir, 'checkpoints')} is intact (try a lower optimizer.lr)`,
+      );
+    }
+    const info = optimizer.step(trainParams);
+    addMetric('loss_total', stepLoss);
+    addMetric('grad_norm', info.gradNorm ?? Number.NaN);
+    sumCount++;
+    stepsRun++;
+    lastStep = step;
+    progress?.tick(1, tokens, { loss: stepLoss, λ: lambda });
+
+    const isEval = step === config.steps || (config.eval.every > 0 && step % config.eval.every === 0);
+    const isLog = isEval || step % config.logEvery === 0;
+    if (isLog) {
+      const record: Record<string, number> = { lambda, lr: info.lr ?? schedule(step - 1) };
+      for (const [key, value] of sums) record[key] = value / sumCount;
+      sums.clear();
+      sumCount = 0;
+      if (isEval) {
+        const result = runEval(step, record);
+        if (config.earlyStop.enabled) {
+          const a = config.earlyStop.alpha;
+          const atChance =
+            (result.forget_heldout_p_above_chance ?? 0) >= a && (result.forget_heldout_rank_p ?? 0) >= a;
+          atChanceEvals = atChance ? atChanceEvals + 1 : 0;
+          if (step >= config.earlyStop.minStep && atChanceEvals >= config.earlyStop.patience)
+            stoppedEarly = true;
+        }
+      } else {
+        metrics.append({ step, ...record });
+      }
+    }
+    if (step % config.checkpointEvery === 0 || step === config.steps || stoppedEarly || step === stopAt)
+      saveState(step);
+  }
+  progress?.finish();
+  const elapsed = (Date.now() - started) / 1000;
+  const finalModel = lora ? lora.merged() : model;
+  return {
+    model: finalModel,
+    stepsRun,
+    lastStep,
+    stoppedEarly,
+    lastEval,
+    secondsPerStep: stepsRun > 0 ? elapsed / stepsRun : 0,
+    referenceMode,
+  };
+}
+
+function loraOptions(config: UnlearnConfig) {
+  return {
+    rank: config.params.loraRank,
+    alpha: config.params.loraAlpha,
+    targets: config.params.loraTargets,
+    layers: config.params.layers,
+  };
+}
+
+/** The rows of a fact batch that predict answer tokens (the EOS row is left out: it is not the fact). */
+function forgetRows(batch: RowBatch, eos: number): RowBatch {
+  const keep: number[] = [];
+  for (let r = 0; r < batch.rows.length; r++) if (batch.rowTargets[r] !== eos) keep.push(r);
+  return {
+    ...batch,
+    rows: Int32Array.from(keep, (r) => batch.rows[r]!),
+    rowTargets: Int32Array.from(keep, (r) => batch.rowTargets[r]!),
+    rowOwner: Int32Array.from(keep, (r) => batch.rowOwner[r]!),
+  };
+}
+
+/** The probe's input per probe: [n, D] tensors (on the tape when `hidden` is). */
+function pooledFeatures(
+  hidden: readonly Tensor[],
+  facts: readonly EncodedFact[],
+  seq: number,
+  layers: readonly number[],
+  config: UnlearnConfig,
+): Tensor[] {
+  const n = facts.length;
+  const pool = (h: Tensor): Tensor => {
+    if (config.fact.position === 'last') {
+      return tokenRows(h, Int32Array.from(facts.map((f, b) => b * seq + f.promptLength - 1)));
+    }
+    const m = new Float32Array(n * n * seq);
+    facts.forEach((f, b) => {
+      for (const p of f.subjectPositions) m[b * n * seq + b * seq + p] = 1 / f.subjectPositions.length;
+    });
+    const [, , d] = h.shape as [number, number, number];
+    return matmul(Tensor.from(m, [n, n * seq]), reshape(h, [n * seq, d]));
+  };
+  const perLayer = layers.map((l) => pool(hidden[l]!));
+  if (config.fact.probe === 'per-layer') return perLayer;
+  return [
+    scale(
+      perLayer.reduce((a, b) => add(a, b)),
+      1 / perLayer.length,
+    ),
+  ];
+}
+
+/** Probe features of retain-entity prompts (no gradient): per probe, [n, D] values. */
+function probeFeatures(
+  model: Qwen2ForCausalLM,
+  facts: readonly EncodedFact[],
+  layers: readonly number[],
+  config: UnlearnConfig,
+  padId: number,
+  maxLayer: number,
+  L: number,
+): Float32Array[] {
+  const batch = collateRows(
+    facts.map((f) => f.encoded),
+    padId,
+  );
+  const out = model.forward(batch.ids, {
+    batch: batch.batch,
+    seq: batch.seq,
+    attentionMask: batch.attentionMask,
+    ...(maxLayer < L
+      ? { untilHiddenState: maxLayer }
+      : { outputHiddenStates: true, logits: 'none' as const }),
+  });
+  return pooledFeatures(out.hiddenStates!, facts, batch.seq, layers, config).map((t) =>
+    Float32Array.from(t.data),
+  );
+}
+
+function selectRows(data: Float32Array, rows: readonly number[], d: number): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => out.set(data.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
+function concatArrays(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
