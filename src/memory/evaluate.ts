@@ -24,7 +24,8 @@ import {
   type Interval,
   type RankSummary,
 } from '../eval/stats.ts';
-import { displayAnswer, midRank, type Answerer } from './ask.ts';
+import { midRank } from '../eval/suites/inference.ts';
+import { displayAnswer, type Answerer } from './ask.ts';
 import { buildRagPrompt, recallAtK, retrieve, type FactKey, type RetrievedFact } from './retrieval.ts';
 import { FactStore } from './store.ts';
 
@@ -51,8 +52,6 @@ export interface RamEvalOptions {
   maxNewTokensMultihop?: number;
   /** Fact store path (default: a temporary file, removed afterwards). Must not exist yet. */
   dbPath?: string;
-  /** Progress bars on stderr (default false). */
-  progress?: boolean;
 }
 
 export interface Rate {
@@ -269,7 +268,6 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`k must be a positive integer, got ${k}`);
   const seed = options.seed ?? 0;
   const hint = options.relationHint ?? false;
-  const progress = options.progress ?? false;
   const depth = Math.max(k, ...RECALL_KS);
 
   const tempDir = options.dbPath === undefined ? mkdtempSync(join(tmpdir(), 'rlcp-ram-eval-')) : null;
@@ -376,10 +374,8 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
 
     // Answers. The same model in both roles is run once.
     const sameModel = options.metabolized === options.base;
-    const metabolizedRun = answerAll(options.metabolized, 'metabolized', facts, multihop, options, progress);
-    const baseRun = sameModel
-      ? metabolizedRun
-      : answerAll(options.base, 'base', facts, multihop, options, progress);
+    const metabolizedRun = answerAll(options.metabolized, 'metabolized', facts, multihop, options);
+    const baseRun = sameModel ? metabolizedRun : answerAll(options.base, 'base', facts, multihop, options);
     const items = [
       ...metabolizedRun.items,
       ...(sameModel ? metabolizedRun.items.map((i) => ({ ...i, model: 'base' as const })) : baseRun.items),
@@ -483,7 +479,6 @@ function answerAll(
   facts: readonly Question[],
   multihop: readonly Question[],
   options: RamEvalOptions,
-  progress: boolean,
 ): { results: ModelResults; items: RamEvalItem[] } {
   const prompted = (questions: readonly Question[]): Prompted[] =>
     questions.flatMap((q) => [
@@ -502,17 +497,17 @@ function answerAll(
     ]);
   const factPrompts = prompted(facts);
   const multihopPrompts = prompted(multihop);
-  const label = (what: string): { progress?: string } => (progress ? { progress: `${role} ${what}` } : {});
+  const label = (what: string): string => `${role} ${what}`;
   const factAnswers = answerer.answer(
     factPrompts.map((p) => p.prompt),
-    { maxNewTokens: options.maxNewTokens ?? 16, ...label('answers') },
+    { maxNewTokens: options.maxNewTokens ?? 16, label: label('answers') },
   );
   const multihopAnswers =
     multihopPrompts.length === 0
       ? []
       : answerer.answer(
           multihopPrompts.map((p) => p.prompt),
-          { maxNewTokens: options.maxNewTokensMultihop ?? 48, ...label('multi-hop answers') },
+          { maxNewTokens: options.maxNewTokensMultihop ?? 48, label: label('multi-hop answers') },
         );
   const scores = answerer.candidateLogProbs(
     facts.map((q) => closedBookPrompt(q.question)),

@@ -26,7 +26,8 @@ eval: builds a fresh store from the world's facts (a temporary file) and measure
   of the store (every forget fact's object changed to a counterfactual candidate, seeded by --seed,
   default 0), whether the metabolized core without RAM is at chance (binomial and rank tests), and
   retrieval recall@1/2/4; plus multi-hop questions from forget cities. --k: facts per context (default
-  1 + the world's RAG distractors). --relation-hint gives retrieval the asked relation. Prints a table,
+  1 + the world's RAG distractors). --relation-hint gives retrieval the asked relation. A model folder
+  without tokenizer.json (a training checkpoint) uses the world's. Prints a table,
   then the JSON summary as the last line (--json: only that line); --out DIR writes results.json,
   items.jsonl (one line per model, condition and question) and retrieval.jsonl. Exit status 0 even
   when a check fails (see "checks" in the JSON). See src/memory/README.md.`;
@@ -138,12 +139,13 @@ async function retrieveFacts(args: ParsedArgs): Promise<void> {
 
 /**
  * A boolean flag. The argument parser gives `--json "question"` the question as the flag's value; such
- * a value is put back among the positionals (`--json=false` still turns the flag off).
+ * a value is put back in front of the positionals (`--json=false` still turns the flag off).
  */
 function flag(args: ParsedArgs, key: string): boolean {
   const values = args.options.get(key);
   if (values === undefined) return false;
-  for (const value of values) if (value !== 'true' && value !== 'false') args.positional.push(value);
+  const taken = values.filter((v) => v !== 'true' && v !== 'false');
+  args.positional.unshift(...taken);
   args.options.set(
     key,
     values.map((v) => (v === 'false' ? 'false' : 'true')),
@@ -174,11 +176,15 @@ async function evaluate(args: ParsedArgs): Promise<void> {
   const { ModelAnswerer } = await import('../../memory/ask.ts');
   const { evaluateRam, formatRamEvalTable } = await import('../../memory/evaluate.ts');
   const world = loadWorld(worldDir);
-  const metabolized = await ModelAnswerer.load(metabolizedDir, { batchSize });
+  const metabolized = await ModelAnswerer.load(metabolizedDir, {
+    batchSize,
+    progress: true,
+    tokenizerDir: worldDir,
+  });
   const base =
     resolve(baseDir) === resolve(metabolizedDir)
       ? metabolized
-      : await ModelAnswerer.load(baseDir, { batchSize });
+      : await ModelAnswerer.load(baseDir, { batchSize, progress: true, tokenizerDir: worldDir });
   const { report, items, retrieval } = evaluateRam({
     world,
     metabolized,
@@ -186,7 +192,6 @@ async function evaluate(args: ParsedArgs): Promise<void> {
     k,
     seed,
     relationHint,
-    progress: true,
   });
   if (out !== undefined) {
     const { writeJsonAtomic, writeFileAtomic } = await import('../../io/atomic.ts');
@@ -221,7 +226,8 @@ registerCommand('ram', async () => ({
   },
 }));
 
-const ASK_USAGE = `rlcp ask --model DIR --ram FILE.db [--k 3] [--relation R] [--max-new-tokens 32] [--json] "question" ...
+const ASK_USAGE = `rlcp ask --model DIR --ram FILE.db [--k 3] [--relation R] [--max-new-tokens 32] [--tokenizer DIR]
+    [--json] "question" ...
 
 Retrieves the top-k facts for each question from the fact store (src/memory/retrieval.ts), builds the
 RAG prompt the model was trained on ("Context: <statements>\nQ: <question>\nA:", statements rendered
@@ -229,7 +235,8 @@ from the store, so an edited fact is read as edited), and answers greedily (stop
 Several questions are answered in one batch. Prints, per question, the answer and then the facts used
 (via<TAB>subject<TAB>relation<TAB>object, best first); --json prints one JSON object per question
 instead: {question, answer, generated, prompt, facts: [{via, subject, relation, object, statement}]}.
---k defaults to 3, the context size of the world's RAG records (1 fact + 2 distractors).`;
+--k defaults to 3, the context size of the world's RAG records (1 fact + 2 distractors). --tokenizer:
+a folder with tokenizer.json, used when the model folder has none (training checkpoints; the world's).`;
 
 registerCommand('ask', async () => ({
   summary: 'answer questions with a model reading facts from the symbolic RAM (rlcp ram)',
@@ -245,7 +252,7 @@ registerCommand('ask', async () => ({
     const { FactStore } = await import('../../memory/store.ts');
     const k = positiveInteger(args, 'k', DEFAULT_ASK_K);
     const maxNewTokens = positiveInteger(args, 'max-new-tokens', 32);
-    const answerer = await ModelAnswerer.load(modelDir);
+    const answerer = await ModelAnswerer.load(modelDir, { tokenizerDir: optString(args, 'tokenizer') });
     const store = FactStore.open(dbPath, { readonly: true });
     try {
       const results = askRam(answerer, store, questions, {
