@@ -5,12 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readJson } from '../io/jsonl.ts';
-import {
-  loadTokenizer,
-  checkTokenizerMatchesConfig,
-  TOKENIZER_FILES,
-  type RlcpTokenizer,
-} from '../io/tokenizer.ts';
+import { loadTokenizer, checkTokenizerMatchesConfig, type RlcpTokenizer } from '../io/tokenizer.ts';
 import { loadWorld } from '../data/world.ts';
 import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
 import { hasCheckpoint } from '../train/checkpoint.ts';
