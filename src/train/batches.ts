@@ -49,8 +49,11 @@ export interface Batch {
   ids: Int32Array;
   /** [batch * seq] 1 for real tokens, 0 for padding. */
   attentionMask: Uint8Array;
-  /** [batch * seq] next-token targets: targets[t] = ids[t + 1] where that token is trained, else -100. */
-  targets: Int32Array;
+  /**
+   * [batch * seq] labels in Hugging Face's convention (not shifted): labels[t] = ids[t] where that token
+   * is trained, else -100. The model's loss predicts labels[t + 1] from position t.
+   */
+  labels: Int32Array;
   /** Number of trained target positions (for tokens/s and loss normalisation). */
   trainedTokens: number;
 }
@@ -62,20 +65,21 @@ export function collate(examples: readonly EncodedExample[], padId: number): Bat
   const seq = Math.max(...examples.map((e) => e.ids.length));
   const ids = new Int32Array(batch * seq).fill(padId);
   const attentionMask = new Uint8Array(batch * seq);
-  const targets = new Int32Array(batch * seq).fill(IGNORE_INDEX);
+  const labels = new Int32Array(batch * seq).fill(IGNORE_INDEX);
   let trainedTokens = 0;
   examples.forEach((example, b) => {
     const row = b * seq;
     for (let t = 0; t < example.ids.length; t++) {
       ids[row + t] = example.ids[t]!;
       attentionMask[row + t] = 1;
-      if (t + 1 < example.ids.length && example.trained[t + 1] === 1) {
-        targets[row + t] = example.ids[t + 1]!;
+      // Position 0 has nothing before it to predict it from.
+      if (t > 0 && example.trained[t] === 1) {
+        labels[row + t] = example.ids[t]!;
         trainedTokens++;
       }
     }
   });
-  return { batch, seq, ids, attentionMask, targets, trainedTokens };
+  return { batch, seq, ids, attentionMask, labels, trainedTokens };
 }
 
 /** mulberry32: small, fast, and its whole state is one integer (easy to checkpoint). */

@@ -14,6 +14,8 @@ export interface CheckpointContents<State> {
   tensors: Map<string, TensorToWrite>;
   /** Everything else needed to continue exactly: step, sampler and RNG states, schedule position. */
   state: State;
+  /** Copy this folder's tokenizer files into the checkpoint's model, so it is usable on its own. */
+  tokenizerDir?: string;
 }
 
 interface LatestPointer {
@@ -37,7 +39,7 @@ export function saveCheckpoint<State>(
   const name = `step-${String(step).padStart(7, '0')}`;
   const temp = join(root, `.${name}.${process.pid}.tmp`);
   rmSync(temp, { recursive: true, force: true });
-  contents.model.saveToDir(join(temp, 'model'), { dtype: 'F32' });
+  contents.model.saveToDir(join(temp, 'model'), { dtype: 'F32', tokenizerDir: contents.tokenizerDir });
   writeSafetensors(join(temp, 'tensors.safetensors'), contents.tensors, { dtype: 'F32' });
   writeJsonAtomic(join(temp, 'state.json'), { step, state: contents.state });
   const final = join(root, name);

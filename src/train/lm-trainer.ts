@@ -75,6 +75,8 @@ export function trainCausalLm(options: {
   runDir: string;
   resume?: boolean;
   label?: string;
+  /** Tokenizer files copied into every checkpoint's model folder. */
+  tokenizerDir?: string;
   /** Called after every checkpoint-worthy step for extra evaluation (e.g. recall); merged into metrics. */
   onLog?: (step: number, model: Qwen2ForCausalLM) => Record<string, number>;
 }): TrainResult {
@@ -122,7 +124,7 @@ export function trainCausalLm(options: {
       batch: batch.batch,
       seq: batch.seq,
       attentionMask: batch.attentionMask,
-      labels: batch.targets,
+      labels: batch.labels,
     });
     const lossValue = loss!.item();
     if (!Number.isFinite(lossValue)) {
@@ -157,6 +159,7 @@ export function trainCausalLm(options: {
         model,
         tensors,
         state: { sampler: sampler.getState(), optimizerStep: saved.step },
+        tokenizerDir: options.tokenizerDir,
       });
     }
   }

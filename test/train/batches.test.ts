@@ -28,15 +28,17 @@ test('supervised records train only the completion and the EOS', () => {
   const batch = collate([example, encodeRecord(tokenizer, { text: 'a b' }, 16)], 0);
   assert.equal(batch.seq, 5);
   const there = words.get('there')!;
-  assert.deepEqual(Array.from(batch.targets.slice(0, 5)), [
+  assert.deepEqual(Array.from(batch.labels.slice(0, 5)), [
+    IGNORE_INDEX,
     IGNORE_INDEX,
     IGNORE_INDEX,
     there,
     1,
-    IGNORE_INDEX,
   ]);
+  assert.deepEqual(Array.from(batch.labels.slice(5, 8)), [IGNORE_INDEX, words.get('b')!, 1]);
   assert.deepEqual(Array.from(batch.attentionMask.slice(5)), [1, 1, 1, 0, 0]);
   assert.equal(batch.trainedTokens, 4);
+  assert.deepEqual(Array.from(batch.labels.slice(8)), [IGNORE_INDEX, IGNORE_INDEX]);
 });
 
 test('records longer than the maximum are refused with the reason', () => {

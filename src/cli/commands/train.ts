@@ -132,6 +132,7 @@ registerCommand('pretrain', async () => ({
       runDir: out,
       resume,
       label: oracle ? 'pretrain oracle' : 'pretrain',
+      tokenizerDir: worldDir,
     });
     result.model.saveToDir(out, { dtype: 'F32', tokenizerDir: worldDir });
     console.log(
