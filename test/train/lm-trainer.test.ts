@@ -80,3 +80,28 @@ test('training lowers the loss and a run killed after a checkpoint resumes exact
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('supervised training teaches the completion right after the prompt (label alignment)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rlcp-trainer-'));
+  try {
+    const pairs: TrainRecord[] = ['ab', 'cd', 'ef', 'gh'].map((p, i) => ({
+      prompt: p,
+      completion: 'wxyz'[i]!,
+    }));
+    const { model } = trainCausalLm({
+      model: freshModel(),
+      records: pairs,
+      tokenizer,
+      config: { ...config, steps: 60, lr: 1e-2, warmupSteps: 5, checkpointEvery: 1000, logEvery: 1000 },
+      runDir: root,
+    });
+    for (const pair of pairs as { prompt: string; completion: string }[]) {
+      const ids = Int32Array.from(tokenizer.encode(pair.prompt));
+      const logits = model.forward(ids, { batch: 1, seq: ids.length, logits: 'last' }).logits!.data;
+      const predicted = logits.indexOf(Math.max(...logits));
+      assert.equal(predicted, tokenizer.encode(pair.completion)[0], `after "${pair.prompt}"`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
