@@ -1,12 +1,6 @@
 // Token-level encoding of the unlearning streams: fact prompts with their probe label, answer tokens and
 // the positions the probe reads; anchor records with the rows their LM loss and KL cover.
-import {
-  collate,
-  encodeRecord,
-  type Batch,
-  type EncodedExample,
-  type TextEncoder,
-} from '../train/batches.ts';
+import { encodeRecord, type EncodedExample, type TextEncoder } from '../train/batches.ts';
 import type { AnchorRecord, FactExample } from './data.ts';
 
 export interface EncodedFact {
@@ -66,31 +60,52 @@ export function encodeAnchors(
   return records.map((r) => encodeRecord(tokenizer, r, maxLength));
 }
 
-/** A right-padded batch plus the flat rows (b·T + t) whose next token is trained, in row order. */
-export interface RowBatch extends Batch {
+/**
+ * A right-padded batch and the flat rows (b·T + t) whose next token is trained, in row order: row t of
+ * an example predicts ids[t + 1] when that token is trained (its completion and EOS).
+ */
+export interface RowBatch {
+  batch: number;
+  seq: number;
+  ids: Int32Array;
+  /** 1 for real tokens, 0 for padding. */
+  attentionMask: Uint8Array;
   rows: Int32Array;
   rowTargets: Int32Array;
   /** For each row, the index of its example in the batch. */
   rowOwner: Int32Array;
+  /** Number of trained rows (= rows.length). */
+  trainedTokens: number;
 }
 
 export function collateRows(examples: readonly EncodedExample[], padId: number): RowBatch {
-  const batch = collate(examples, padId);
+  const batch = examples.length;
+  const seq = Math.max(...examples.map((e) => e.ids.length));
+  const ids = new Int32Array(batch * seq).fill(padId);
+  const attentionMask = new Uint8Array(batch * seq);
   const rows: number[] = [];
   const rowTargets: number[] = [];
   const rowOwner: number[] = [];
-  for (let i = 0; i < batch.targets.length; i++) {
-    const t = batch.targets[i]!;
-    if (t < 0) continue;
-    rows.push(i);
-    rowTargets.push(t);
-    rowOwner.push(Math.floor(i / batch.seq));
-  }
+  examples.forEach((example, b) => {
+    for (let t = 0; t < example.ids.length; t++) {
+      ids[b * seq + t] = example.ids[t]!;
+      attentionMask[b * seq + t] = 1;
+      if (t + 1 < example.ids.length && example.trained[t + 1] === 1) {
+        rows.push(b * seq + t);
+        rowTargets.push(example.ids[t + 1]!);
+        rowOwner.push(b);
+      }
+    }
+  });
   return {
-    ...batch,
+    batch,
+    seq,
+    ids,
+    attentionMask,
     rows: Int32Array.from(rows),
     rowTargets: Int32Array.from(rowTargets),
     rowOwner: Int32Array.from(rowOwner),
+    trainedTokens: rows.length,
   };
 }
 
