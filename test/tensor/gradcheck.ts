@@ -13,8 +13,8 @@ export function assertClose(
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    const ok = Math.abs(a - e) <= atol + rtol * Math.abs(e);
-    assert.ok(ok, `${what}[${i}]: got ${a}, expected ${e}`);
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e)))
+      assert.fail(`${what}[${i}]: got ${a}, expected ${e}`);
   }
 }
 

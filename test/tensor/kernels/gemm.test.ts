@@ -9,7 +9,8 @@ function assertClose(actual: Float32Array, expected: Float32Array, tol: number, 
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
     const err = Math.abs(actual[i]! - expected[i]!);
-    assert.ok(err <= tol * (1 + Math.abs(expected[i]!)), `${what}: [${i}] ${actual[i]} vs ${expected[i]}`);
+    if (!(err <= tol * (1 + Math.abs(expected[i]!))))
+      assert.fail(`${what}: [${i}] ${actual[i]} vs ${expected[i]}`);
   }
 }
 
@@ -46,6 +47,23 @@ for (const { name, aBatch, bBatch } of cases) {
         assertClose(out, gemmReference(a, aShape, b, bShape, opts), 1e-5, name);
       });
     }
+  }
+}
+
+for (const transA of [false, true]) {
+  for (const transB of [false, true]) {
+    test(`native gemm in row blocks (large outputs) matches reference: transA=${transA}, transB=${transB}`, () => {
+      // 520 rows × 4100 columns crosses the blocking threshold, with a partial last block.
+      const [m, k, n] = [520, 5, 4100];
+      const aShape = stored([], m, k, transA);
+      const bShape = stored([], k, n, transB);
+      const a = rand(aShape);
+      const b = rand(bShape);
+      const opts = { transA, transB, alpha: 2 };
+      const out = new Float32Array(m * n).fill(Number.NaN);
+      gemm(a, aShape, b, bShape, opts, out);
+      assertClose(out, gemmReference(a, aShape, b, bShape, opts), 1e-5, 'blocked');
+    });
   }
 }
 
