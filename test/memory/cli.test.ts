@@ -92,7 +92,7 @@ test('rlcp ram: a bad file is reported with line and field and creates no store'
   );
   assert.match(
     (await rlcp('frobnicate')).stderr,
-    /expected an action \(import, add, remove, list, retrieve\)/,
+    /expected an action \(import, add, remove, list, retrieve, eval\)/,
   );
   assert.match((await rlcp('list', 'extra', '--db', db)).stderr, /ram list: expected no file or question/);
 });
