@@ -8,7 +8,6 @@ import './commands/unlearn.ts';
 import './commands/report.ts';
 import './commands/memory.ts';
 import './commands/train.ts';
-import '../eval/suites/register.ts';
 
 registerCommand('version', async () => ({
   summary: 'print the rlcp version',

@@ -21,6 +21,7 @@ function formatDuration(seconds: number): string {
 export class ProgressBar {
   private readonly started = Date.now();
   private lastDraw = 0;
+  private drawnAt = -1;
   private done = 0;
   private units = 0;
   private fields: Record<string, string> = {};
@@ -45,12 +46,14 @@ export class ProgressBar {
   }
 
   finish(): void {
-    this.draw(Date.now());
+    // tick() already drew the completed bar when the last step arrived; draw only if it did not.
+    if (this.drawnAt !== this.done) this.draw(Date.now());
     if (this.interactive) this.stream.write('\n');
   }
 
   private draw(now: number): void {
     this.lastDraw = now;
+    this.drawnAt = this.done;
     const { label, total, unit } = this.options;
     const elapsed = (now - this.started) / 1000;
     const fraction = total > 0 ? Math.min(1, this.done / total) : 1;

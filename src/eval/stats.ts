@@ -118,7 +118,8 @@ function exactRankSumPValue(sum: number, n: number, K: number): number {
     p += dist[j]!;
     if (k !== j) p += dist[k]!;
   }
-  return Math.min(1, p);
+  // Rounding in the sliding-window convolution can leave a tiny negative tail.
+  return Math.min(1, Math.max(0, p));
 }
 
 function validateRanks(ranks: readonly number[], K: number): void {

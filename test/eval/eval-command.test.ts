@@ -95,8 +95,8 @@ test('eval gsm8k --json prints only the summary line; bad input fails with file:
   assert.match(badStop.stderr, /--stop must be one of zero-shot, zero-shot-cot, cot-8shot, plain/);
 });
 
-test('eval without a registered model runner explains how to score responses instead', () => {
-  const result = rlcp('eval', '--model', 'models/none', '--suite', 'world');
+test('eval of a missing model folder names the folder', () => {
+  const result = rlcp('eval', '--model', 'models/none', '--world', 'models/none-world');
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /model-based suites are not available.*rlcp eval gsm8k --responses/);
+  assert.match(result.stderr, /models\/none/);
 });

@@ -1,2 +1,11 @@
 // Subcommands of the engine area (see src/cli/commands.ts).
-export {};
+import { registerCommand } from '../main.ts';
+
+registerCommand('bench', async () => {
+  const { runBench, BENCH_USAGE } = await import('../../../bench/run.ts');
+  return {
+    summary: 'benchmark rlcp against PyTorch: training step, SGEMM, Qwen2.5-0.5B inference',
+    usage: BENCH_USAGE,
+    run: (args) => runBench(args),
+  };
+});

@@ -1,24 +1,15 @@
 // Subcommands of the eval area (see src/cli/commands.ts). `rlcp eval gsm8k --responses FILE` scores saved
-// GSM8K generations without a model; every other form runs the model-based suites through the runner
-// that the model side registers with setModelEvalRunner.
+// GSM8K generations without a model; every other form runs the model-based suites (src/eval/suites).
 import { join } from 'node:path';
 import { registerCommand } from '../main.ts';
 import { optFlag, optString, requireString, type ParsedArgs } from '../args.ts';
 import type { Gsm8kPromptStyle, Gsm8kSummary } from '../../eval/gsm8k.ts';
-
-export type ModelEvalRunner = (args: ParsedArgs) => Promise<number | void>;
-
-let modelEvalRunner: ModelEvalRunner | undefined;
-
-/** Installs the runner for `rlcp eval --model DIR --suite ...` (everything except response scoring). */
-export function setModelEvalRunner(runner: ModelEvalRunner): void {
-  modelEvalRunner = runner;
-}
+import { MODEL_EVAL_USAGE, runModelEval } from '../../eval/suites/cli.ts';
 
 const USAGE = [
-  'rlcp eval gsm8k --responses FILE.jsonl --gsm8k FILE.jsonl [--stop STYLE] [--out DIR] [--json]',
-  '       rlcp eval --model DIR [--reference DIR] --suite NAME ... --out DIR [--json]',
+  MODEL_EVAL_USAGE,
   '',
+  'rlcp eval gsm8k --responses FILE.jsonl --gsm8k FILE.jsonl [--stop STYLE] [--out DIR] [--json]',
   'Scoring saved responses: each line of --responses is {"index": i, "response": "..."}, i = 0-based line',
   'of the --gsm8k file. --stop zero-shot|zero-shot-cot|cot-8shot|plain first cuts each response at that',
   "prompt style's stop sequences. --out DIR writes DIR/results.json and DIR/items/gsm8k.jsonl. The last",
@@ -30,13 +21,7 @@ registerCommand('eval', async () => ({
   usage: USAGE,
   async run(args) {
     if (args.positional[0] === 'gsm8k' && args.options.has('responses')) return scoreSavedGsm8k(args);
-    if (!modelEvalRunner) {
-      throw new Error(
-        'the model-based suites are not available in this build (no model runner registered); ' +
-          'to score saved GSM8K responses run `rlcp eval gsm8k --responses FILE.jsonl --gsm8k FILE.jsonl`',
-      );
-    }
-    return modelEvalRunner(args);
+    return runModelEval(args);
   },
 }));
 

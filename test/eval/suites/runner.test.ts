@@ -287,7 +287,6 @@ test('--facts mode: fact-set items, multi-token candidates scored token by token
 });
 
 test('the CLI runner prints the aggregate as its last line', async () => {
-  await import('../../../src/eval/suites/register.ts');
   const { main } = await import('../../../src/cli/main.ts');
   const lines: string[] = [];
   const log = console.log;
