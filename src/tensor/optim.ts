@@ -42,6 +42,17 @@ export interface GradientTransform {
   loadStateTensors?(tensors: Map<string, Float32Array>): void;
   /** A pure per-step scale (learning rate) that step() folds into the final parameter update. */
   scaleFactor?(step: number, info: StepInfo): number;
+  /**
+   * update() fused with the parameter update p += factor · u, saving a pass over memory when this is
+   * the last transform before the scale. The contents of `updates` are unspecified afterwards.
+   */
+  updateAndApply?(
+    updates: Map<string, Float32Array>,
+    params: ReadonlyMap<string, Tensor>,
+    step: number,
+    info: StepInfo,
+    factor: number,
+  ): void;
 }
 
 export interface Optimizer {
@@ -72,11 +83,16 @@ export function chain(...transforms: GradientTransform[]): Optimizer {
         p.grad = null;
       }
       const info: StepInfo = { step: stepCount };
-      for (const t of passes) t.update(updates, params, stepCount, info);
+      const lastPass = passes[passes.length - 1];
+      const fused = lastPass?.updateAndApply ? lastPass : null;
+      for (const t of fused ? passes.slice(0, -1) : passes) t.update(updates, params, stepCount, info);
       const factor = finalScale ? finalScale.scaleFactor!(stepCount, info) : 1;
+      if (fused) fused.updateAndApply!(updates, params, stepCount, info, factor);
       for (const [name, u] of updates) {
-        const p = params.get(name)!.data;
-        for (let i = 0; i < p.length; i++) p[i]! += factor * u[i]!;
+        if (!fused) {
+          const p = params.get(name)!.data;
+          for (let i = 0; i < p.length; i++) p[i]! += factor * u[i]!;
+        }
         release(u);
       }
       stepCount++;
@@ -162,22 +178,27 @@ export function adamw(opts: AdamWOptions = {}): GradientTransform {
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
   // Per-parameter update counts: a parameter frozen for a while keeps its own bias correction.
   const counts = new Map<string, number>();
-  return {
-    name: 'adamw',
-    update(updates, params) {
-      for (const [name, u] of updates) {
-        const p = params.get(name)!.data;
-        let mv = moments.get(name);
-        if (!mv) {
-          mv = { m: new Float32Array(p.length), v: new Float32Array(p.length) };
-          moments.set(name, mv);
-        }
-        const t = (counts.get(name) ?? 0) + 1;
-        counts.set(name, t);
-        const { m, v } = mv;
-        const c1 = 1 / (1 - b1 ** t);
-        const c2 = 1 / Math.sqrt(1 - b2 ** t);
-        const wd = decayMask(name) ? weightDecay : 0;
+  /** Adam on every update; with `factor` the result goes straight into the parameter instead. */
+  const run = (
+    updates: Map<string, Float32Array>,
+    params: ReadonlyMap<string, Tensor>,
+    factor: number | null,
+  ) => {
+    for (const [name, u] of updates) {
+      const p = params.get(name)!.data;
+      let mv = moments.get(name);
+      if (!mv) {
+        mv = { m: new Float32Array(p.length), v: new Float32Array(p.length) };
+        moments.set(name, mv);
+      }
+      const t = (counts.get(name) ?? 0) + 1;
+      counts.set(name, t);
+      const { m, v } = mv;
+      const c1 = 1 / (1 - b1 ** t);
+      const c2 = 1 / Math.sqrt(1 - b2 ** t);
+      const wd = decayMask(name) ? weightDecay : 0;
+      // Two copies of the loop keep the per-element body free of a branch.
+      if (factor === null) {
         for (let i = 0; i < u.length; i++) {
           const g = u[i]!;
           const mi = b1 * m[i]! + (1 - b1) * g;
@@ -186,7 +207,26 @@ export function adamw(opts: AdamWOptions = {}): GradientTransform {
           v[i] = vi;
           u[i] = (mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * p[i]!;
         }
+      } else {
+        for (let i = 0; i < u.length; i++) {
+          const g = u[i]!;
+          const mi = b1 * m[i]! + (1 - b1) * g;
+          const vi = b2 * v[i]! + (1 - b2) * g * g;
+          m[i] = mi;
+          v[i] = vi;
+          const pi = p[i]!;
+          p[i] = pi + factor * ((mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * pi);
+        }
       }
+    }
+  };
+  return {
+    name: 'adamw',
+    update(updates, params) {
+      run(updates, params, null);
+    },
+    updateAndApply(updates, params, _step, _info, factor) {
+      run(updates, params, factor);
     },
     stateTensors() {
       const out = new Map<string, Float32Array>();

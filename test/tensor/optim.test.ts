@@ -40,6 +40,23 @@ test('AdamW matches a hand computation over two steps', () => {
   assert.equal(opt.stepCount, 2);
 });
 
+test('AdamW gives the same result whether or not it is fused with the parameter update', () => {
+  const grads = [Float32Array.of(0.3, -0.2, 0.9), Float32Array.of(0.1, 0.4, -0.5)];
+  const fused = Tensor.param([1, 2, 3], [3]);
+  const separate = Tensor.param([1, 2, 3], [3]);
+  // A clip that never triggers sits between AdamW and the rate, so AdamW runs unfused there.
+  const optFused = chain(adamw({ weightDecay: 0.1 }), scaleByLearningRate(0.01));
+  const optSeparate = chain(adamw({ weightDecay: 0.1 }), clipByGlobalNorm(1e9), scaleByLearningRate(0.01));
+  for (const g of grads) {
+    fused.grad = g.slice();
+    separate.grad = g.slice();
+    optFused.step(new Map([['p', fused]]));
+    optSeparate.step(new Map([['p', separate]]));
+  }
+  assertClose(separate.data, fused.data, { rtol: 1e-6 });
+  assert.notDeepEqual([...fused.data], [1, 2, 3]);
+});
+
 test('weight decay can be masked by name', () => {
   const w = Tensor.param([1], [1]);
   const norm = Tensor.param([1], [1]);

@@ -22,18 +22,27 @@ function vocabOf(logits: Tensor, what: string): { rows: number; vocab: number } 
   return { rows: logits.size / vocab, vocab };
 }
 
+interface CrossEntropyRows {
+  /** Mean loss over counted rows (0 when none). */
+  loss: number;
+  count: number;
+  /** Per row 1 / Σ exp(logit − max), 0 for ignored rows. */
+  invSums: Float64Array;
+}
+
 /**
- * Mean cross-entropy of rows of `logits` ([N, V], in place) against targets: returns the loss sum over
- * non-ignored rows divided by their count, and (if `grad` is given) writes the gradient there.
+ * Cross-entropy of each row of `logits` ([rows, V]) against its target. With `exps`, also writes
+ * exp(logit − row max) there (may be `logits` itself: each row is read before it is written), zeros for
+ * ignored rows; the softmax is then exps[r] · invSums[r].
  */
 function crossEntropyRows(
   logits: Float32Array,
   vocab: number,
   targets: Int32Array,
   ignoreIndex: number,
-  grad: Float32Array | null,
+  exps: Float32Array | null,
   what: string,
-): number {
+): CrossEntropyRows {
   const rows = targets.length;
   let count = 0;
   for (let r = 0; r < rows; r++) {
@@ -44,26 +53,23 @@ function crossEntropyRows(
     }
     count++;
   }
+  const invSums = new Float64Array(rows);
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const start = r * vocab;
     const end = start + vocab;
     const t = targets[r]!;
     if (t === ignoreIndex) {
-      grad?.fill(0, start, end);
+      exps?.fill(0, start, end);
       continue;
     }
     const max = rowMax(logits, start, end);
-    const targetLogit = logits[start + t]!; // read first: grad may overwrite logits in place
-    const sum = grad ? expShifted(logits, start, end, max, grad) : sumExpShifted(logits, start, end, max);
+    const targetLogit = logits[start + t]!;
+    const sum = exps ? expShifted(logits, start, end, max, exps) : sumExpShifted(logits, start, end, max);
     total += max + Math.log(sum) - targetLogit;
-    if (grad) {
-      const inv = 1 / (sum * count);
-      for (let j = start; j < end; j++) grad[j]! *= inv;
-      grad[start + t]! -= 1 / count;
-    }
+    invSums[r] = 1 / sum;
   }
-  return count === 0 ? 0 : total / count;
+  return { loss: count === 0 ? 0 : total / count, count, invSums };
 }
 
 function scaleInPlace(buf: Float32Array, s: number): void {
@@ -84,10 +90,17 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   checkTargets(targets, rows, 'crossEntropy');
   const tracking = tracksGrad(logits);
   const grad = tracking ? allocUninit(logits.size) : null;
-  const loss = Tensor.scalar(
-    crossEntropyRows(logits.data, vocab, targets, opts.ignoreIndex ?? -100, grad, 'crossEntropy'),
-  );
+  const ce = crossEntropyRows(logits.data, vocab, targets, opts.ignoreIndex ?? -100, grad, 'crossEntropy');
+  const loss = Tensor.scalar(ce.loss);
   if (grad) {
+    // d loss / d logits = (softmax − one-hot) / count on counted rows.
+    for (let r = 0; r < rows; r++) {
+      if (ce.invSums[r] === 0) continue; // ignored row: already zero
+      const scale = ce.invSums[r]! / ce.count;
+      const start = r * vocab;
+      for (let j = start; j < start + vocab; j++) grad[j]! *= scale;
+      grad[start + targets[r]!]! -= 1 / ce.count;
+    }
     record(loss, [logits], (g) => {
       scaleInPlace(grad, g[0]!);
       giveGrad(logits, grad);
@@ -117,42 +130,66 @@ export function linearCrossEntropy(
   const rows = x.size / dim!;
   checkTargets(targets, rows, 'linearCrossEntropy');
   const xDims = [rows, dim!];
+  const ignoreIndex = opts.ignoreIndex ?? -100;
   const logits = allocUninit(rows * vocab);
   gemm(x.data, xDims, weight.data, weight.shape, { transB: true }, logits);
   const tracking = tracksGrad(x, weight);
-  // The gradient overwrites the logits row by row (each row is read before it is written).
-  const value = crossEntropyRows(
+  const ce = crossEntropyRows(
     logits,
     vocab,
     targets,
-    opts.ignoreIndex ?? -100,
+    ignoreIndex,
     tracking ? logits : null,
     'linearCrossEntropy',
   );
-  const loss = Tensor.scalar(value);
+  const loss = Tensor.scalar(ce.loss);
   if (!tracking) {
     release(logits);
     return loss;
   }
-  const dLogits = logits;
+  // d loss / d logits = diag(invSums / count) · E − onehot / count with E = exp(logits − max) kept in
+  // `logits`. Both row scalings are applied to the small [rows, dim] matrices, never to E.
+  const exps = logits;
+  const { invSums, count } = ce;
   record(
     loss,
     [x, weight],
     (g) => {
-      const s = g[0]!;
+      const s = count === 0 ? 0 : g[0]! / count;
       const lDims = [rows, vocab];
+      const w = weight.data;
+      const xd = x.data;
       if (x.requiresGrad) {
         const gx = allocUninit(x.size);
-        gemm(dLogits, lDims, weight.data, weight.shape, { alpha: s }, gx);
+        gemm(exps, lDims, w, weight.shape, {}, gx);
+        for (let r = 0; r < rows; r++) {
+          const base = r * dim!;
+          const scale = s * invSums[r]!;
+          for (let j = 0; j < dim!; j++) gx[base + j]! *= scale;
+          if (targets[r] === ignoreIndex) continue;
+          const wRow = targets[r]! * dim!;
+          for (let j = 0; j < dim!; j++) gx[base + j]! -= s * w[wRow + j]!;
+        }
         giveGrad(x, gx);
       }
       if (weight.requiresGrad) {
+        const scaledX = allocUninit(x.size);
+        for (let r = 0; r < rows; r++) {
+          const scale = s * invSums[r]!;
+          for (let j = r * dim!; j < (r + 1) * dim!; j++) scaledX[j] = xd[j]! * scale;
+        }
         const gw = allocUninit(weight.size);
-        gemm(dLogits, lDims, x.data, xDims, { transA: true, alpha: s }, gw);
+        gemm(exps, lDims, scaledX, xDims, { transA: true }, gw);
+        release(scaledX);
+        for (let r = 0; r < rows; r++) {
+          if (targets[r] === ignoreIndex) continue;
+          const wRow = targets[r]! * dim!;
+          for (let j = 0; j < dim!; j++) gw[wRow + j]! -= s * xd[r * dim! + j]!;
+        }
         giveGrad(weight, gw);
       }
     },
-    [dLogits],
+    [exps],
   );
   return loss;
 }

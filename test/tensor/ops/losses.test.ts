@@ -34,6 +34,12 @@ test('crossEntropy with every row ignored is 0 with zero gradient', () => {
   assert.equal(loss.item(), 0);
   loss.backward();
   assert.deepEqual([...logits.grad!], [0, 0, 0, 0, 0, 0]);
+  const x = randParam(rng, [2, 3]);
+  const w = randParam(rng, [4, 3]);
+  const fused = linearCrossEntropy(x, w, Int32Array.of(-100, -100));
+  assert.equal(fused.item(), 0);
+  fused.backward();
+  assert.ok(x.grad!.every((v) => v === 0) && w.grad!.every((v) => v === 0));
 });
 
 test('crossEntropy rejects bad targets', () => {
