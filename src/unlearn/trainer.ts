@@ -414,7 +414,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
       probeReinits = Math.floor((step - 1) / config.fact.reinitEvery);
       resetProbes(probeReinits);
     }
-    const m = runModel();
+    // Under LoRA every backward frees the adapted weights it used, so each stream assembles its own model.
+    let m = runModel();
     let tokens = 0;
     let stepLoss = 0;
 
@@ -538,6 +539,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
         }
       }
       if (chosen.length === 0) return;
+      if (lora) m = runModel();
       const b = collateRows(chosen, tokenizer.padTokenId);
       const logits = m.forward(b.ids, {
         batch: b.batch,
