@@ -136,6 +136,39 @@ export function gemm(
   );
 }
 
+/** dst[i, p] = src[p, r0 + i] for i < count, p < k; src is [k, rows]. */
+function copyColumnsTransposed(
+  src: Float32Array,
+  rows: number,
+  r0: number,
+  count: number,
+  k: number,
+  dst: Float32Array,
+): void {
+  // Eight source rows per sweep: each destination row then receives 8 adjacent values at once
+  // (measured 0.9 ns per element against 4–6 ns one source row at a time).
+  let p = 0;
+  for (; p + 8 <= k; p += 8) {
+    const s0 = p * rows + r0;
+    for (let i = 0; i < count; i++) {
+      const d = i * k + p;
+      const s = s0 + i;
+      dst[d] = src[s]!;
+      dst[d + 1] = src[s + rows]!;
+      dst[d + 2] = src[s + 2 * rows]!;
+      dst[d + 3] = src[s + 3 * rows]!;
+      dst[d + 4] = src[s + 4 * rows]!;
+      dst[d + 5] = src[s + 5 * rows]!;
+      dst[d + 6] = src[s + 6 * rows]!;
+      dst[d + 7] = src[s + 7 * rows]!;
+    }
+  }
+  for (; p < k; p++) {
+    const s0 = p * rows + r0;
+    for (let i = 0; i < count; i++) dst[i * k + p] = src[s0 + i]!;
+  }
+}
+
 // MLAS updates each output tile once per 256-deep slice of k; with thousands of output rows the tiles
 // fall out of cache between slices and the product becomes memory-bound (measured 27–53 GFLOP/s on
 // [16384, 512] @ [512, 896] and [512, 896] @ [896, 16384]ᵀ against 100–130 in 256-row pieces).
@@ -162,10 +195,7 @@ function gemmByRowChunks(
     let aBlock: Float32Array;
     if (block) {
       aBlock = block.subarray(0, count * k);
-      for (let p = 0; p < k; p++) {
-        const src = p * rows + r0;
-        for (let i = 0; i < count; i++) aBlock[i * k + p] = a[src + i]!;
-      }
+      copyColumnsTransposed(a, rows, r0, count, k, aBlock);
     } else aBlock = a.subarray(r0 * k, (r0 + count) * k);
     graph.run(
       { A: ortTensor(aBlock, [count, k]), B: bTensor },

@@ -53,8 +53,8 @@ for (const { name, aBatch, bBatch } of cases) {
 for (const transA of [false, true]) {
   for (const transB of [false, true]) {
     test(`native gemm in row blocks (large outputs) matches reference: transA=${transA}, transB=${transB}`, () => {
-      // 520 rows × 4100 columns crosses the blocking threshold, with a partial last block.
-      const [m, k, n] = [520, 5, 4100];
+      // 520 rows × 4100 columns cross the blocking threshold, with a partial last block.
+      const [m, k, n] = [520, 11, 4100]; // k = 11: one 8-row sweep and a remainder in the transposed copy
       const aShape = stored([], m, k, transA);
       const bShape = stored([], k, n, transB);
       const a = rand(aShape);
