@@ -20,5 +20,5 @@ export { matmul, linear } from './ops/matmul.ts';
 export { rmsNorm, rope, softmax, logSoftmax, gradReverse, stopGradient } from './ops/nn.ts';
 export { attention } from './ops/attention.ts';
 export type { AttentionOptions } from './ops/attention.ts';
-export { crossEntropy, linearCrossEntropy, klDiv } from './ops/losses.ts';
+export { crossEntropy, linearCrossEntropy, klDiv, linearKlDiv } from './ops/losses.ts';
 export type { CrossEntropyOptions } from './ops/losses.ts';

@@ -195,24 +195,20 @@ export function linearCrossEntropy(
 }
 
 /**
- * Mean over rows (those with mask[row] = 1, all rows without a mask) of KL(softmax(ref) ‖ softmax(logits)),
- * logits [..., V]. `refLogits` gets no gradient (it is the anchor). No selected rows → 0.
+ * Σ over selected rows of KL(softmax(ref) ‖ softmax(logits)) / count; with `grad`, writes
+ * (softmax(logits) − softmax(ref)) / count there (may alias `logits`: a row is read before it is
+ * written), zeros on unselected rows.
  */
-export function klDiv(refLogits: Tensor, logits: Tensor, mask?: Uint8Array): Tensor {
-  const { rows, vocab } = vocabOf(logits, 'klDiv');
-  if (refLogits.size !== logits.size || refLogits.shape[refLogits.shape.length - 1] !== vocab) {
-    throw new Error(
-      `klDiv: reference ${formatShape(refLogits.shape)} and logits ${formatShape(logits.shape)} differ`,
-    );
-  }
-  if (mask && mask.length !== rows)
-    throw new Error(`klDiv: mask has ${mask.length} entries for ${rows} rows`);
+function klRows(
+  ref: Float32Array,
+  logits: Float32Array,
+  vocab: number,
+  mask: Uint8Array | undefined,
+  grad: Float32Array | null,
+): number {
+  const rows = logits.length / vocab;
   let count = 0;
   for (let r = 0; r < rows; r++) if (!mask || mask[r] !== 0) count++;
-  const x = logits.data;
-  const ref = refLogits.data;
-  const tracking = tracksGrad(logits);
-  const grad = tracking ? allocUninit(logits.size) : null;
   const refProbs = allocUninit(vocab);
   const probs = allocUninit(vocab);
   let total = 0;
@@ -225,28 +221,99 @@ export function klDiv(refLogits: Tensor, logits: Tensor, mask?: Uint8Array): Ten
     }
     const refMax = rowMax(ref, start, end);
     const refSum = expShifted(ref, start, end, refMax, refProbs, 0);
-    const max = rowMax(x, start, end);
-    const sum = expShifted(x, start, end, max, probs, 0);
-    // KL = Σ p_ref (ref − x) − log Z_ref + log Z, since Σ p_ref = 1; written against the row offset.
+    const max = rowMax(logits, start, end);
+    const sum = expShifted(logits, start, end, max, probs, 0);
+    // KL = Σ p_ref (ref − x) − log Z_ref + log Z, since Σ p_ref = 1.
     const refInv = 1 / refSum;
     let cross = 0;
-    for (let j = 0; j < vocab; j++) cross += refProbs[j]! * refInv * (ref[start + j]! - x[start + j]!);
+    for (let j = 0; j < vocab; j++) cross += refProbs[j]! * refInv * (ref[start + j]! - logits[start + j]!);
     total += cross - (refMax + Math.log(refSum)) + (max + Math.log(sum));
     if (grad) {
       const inv = 1 / sum;
-      for (let j = 0; j < vocab; j++) {
-        grad[start + j] = (probs[j]! * inv - refProbs[j]! * refInv) / count;
-      }
+      for (let j = 0; j < vocab; j++) grad[start + j] = (probs[j]! * inv - refProbs[j]! * refInv) / count;
     }
   }
   release(refProbs);
   release(probs);
-  const loss = Tensor.scalar(count === 0 ? 0 : total / count);
+  return count === 0 ? 0 : total / count;
+}
+
+function checkKlInputs(
+  ref: Tensor,
+  rows: number,
+  vocab: number,
+  mask: Uint8Array | undefined,
+  what: string,
+): void {
+  if (ref.size !== rows * vocab || ref.shape[ref.shape.length - 1] !== vocab) {
+    throw new Error(
+      `${what}: reference ${formatShape(ref.shape)} does not match ${rows} rows of ${vocab} logits`,
+    );
+  }
+  if (mask && mask.length !== rows)
+    throw new Error(`${what}: mask has ${mask.length} entries for ${rows} rows`);
+}
+
+/**
+ * Mean over rows (those with mask[row] = 1, all rows without a mask) of KL(softmax(ref) ‖ softmax(logits)),
+ * logits [..., V]. `refLogits` gets no gradient (it is the anchor). No selected rows → 0.
+ */
+export function klDiv(refLogits: Tensor, logits: Tensor, mask?: Uint8Array): Tensor {
+  const { rows, vocab } = vocabOf(logits, 'klDiv');
+  checkKlInputs(refLogits, rows, vocab, mask, 'klDiv');
+  const grad = tracksGrad(logits) ? allocUninit(logits.size) : null;
+  const loss = Tensor.scalar(klRows(refLogits.data, logits.data, vocab, mask, grad));
   if (grad) {
     record(loss, [logits], (g) => {
       scaleInPlace(grad, g[0]!);
       giveGrad(logits, grad);
     });
   }
+  return loss;
+}
+
+/**
+ * klDiv(refLogits, linear(x, weight), mask) without a logits tensor (x [..., D], weight [V, D]): the
+ * KL anchor of a fine-tuned LM head to a reference model's logits [N, V].
+ */
+export function linearKlDiv(refLogits: Tensor, x: Tensor, weight: Tensor, mask?: Uint8Array): Tensor {
+  const dim = x.shape[x.shape.length - 1];
+  if (weight.shape.length !== 2 || weight.shape[1] !== dim) {
+    throw new Error(
+      `linearKlDiv: weight ${formatShape(weight.shape)} does not take input ${formatShape(x.shape)}`,
+    );
+  }
+  const vocab = weight.shape[0]!;
+  const rows = x.size / dim!;
+  checkKlInputs(refLogits, rows, vocab, mask, 'linearKlDiv');
+  const xDims = [rows, dim!];
+  const logits = allocUninit(rows * vocab);
+  gemm(x.data, xDims, weight.data, weight.shape, { transB: true }, logits);
+  const tracking = tracksGrad(x, weight);
+  // The gradient with respect to the logits replaces them in place.
+  const loss = Tensor.scalar(klRows(refLogits.data, logits, vocab, mask, tracking ? logits : null));
+  if (!tracking) {
+    release(logits);
+    return loss;
+  }
+  const dLogits = logits;
+  record(
+    loss,
+    [x, weight],
+    (g) => {
+      const lDims = [rows, vocab];
+      if (x.requiresGrad) {
+        const gx = allocUninit(x.size);
+        gemm(dLogits, lDims, weight.data, weight.shape, { alpha: g[0]! }, gx);
+        giveGrad(x, gx);
+      }
+      if (weight.requiresGrad) {
+        const gw = allocUninit(weight.size);
+        gemm(dLogits, lDims, x.data, xDims, { transA: true, alpha: g[0]! }, gw);
+        giveGrad(weight, gw);
+      }
+    },
+    [dLogits],
+  );
   return loss;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, noGrad } from '../../../src/tensor/tensor.ts';
-import { crossEntropy, linearCrossEntropy, klDiv, linear } from '../../../src/tensor/ops.ts';
+import { crossEntropy, linearCrossEntropy, klDiv, linearKlDiv, linear } from '../../../src/tensor/ops.ts';
 import { Rng } from '../../../src/tensor/random.ts';
 import { assertClose, gradcheck, randParam } from '../gradcheck.ts';
 
@@ -91,4 +91,23 @@ test('klDiv gives the reference no gradient', () => {
   klDiv(ref, logits).backward();
   assert.equal(ref.grad, null);
   assert.ok(logits.grad);
+});
+
+test('linearKlDiv equals klDiv(ref, linear(x, W)) in value and gradients', () => {
+  const x = randParam(rng, [2, 2, 5]);
+  const w = randParam(rng, [6, 5]);
+  const ref = Tensor.from(randParam(rng, [4, 6]).data, [4, 6]);
+  const mask = Uint8Array.of(1, 0, 1, 1);
+  const fused = linearKlDiv(ref, x, w, mask);
+  fused.backward();
+  const [gx, gw] = [x.grad!, w.grad!];
+  x.grad = null;
+  w.grad = null;
+  const plain = klDiv(ref, linear(x, w), mask);
+  plain.backward();
+  assertClose([fused.item()], [plain.item()], { rtol: 1e-5 });
+  assertClose(gx, x.grad!, { rtol: 1e-4, atol: 1e-6 });
+  assertClose(gw, w.grad!, { rtol: 1e-4, atol: 1e-6 });
+  gradcheck((a, b) => linearKlDiv(ref, a, b, mask), [x, w]);
+  assert.throws(() => linearKlDiv(Tensor.zeros([3, 6]), x, w), /does not match/);
 });
