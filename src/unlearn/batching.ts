@@ -115,3 +115,12 @@ export function trainedRows(example: EncodedExample): number {
   for (let t = 1; t < example.ids.length; t++) if (example.trained[t] === 1) n++;
   return n;
 }
+
+/** The fact's prompt + answer with the subject's tokens replaced by `placeholder` (answer tokens trained). */
+export function withPlaceholderSubject(fact: EncodedFact, placeholder: readonly number[]): EncodedExample {
+  const first = fact.subjectPositions[0]!;
+  const last = fact.subjectPositions[fact.subjectPositions.length - 1]!;
+  const ids = [...fact.encoded.ids.slice(0, first), ...placeholder, ...fact.encoded.ids.slice(last + 1)];
+  const answerStart = fact.promptLength + placeholder.length - (last + 1 - first);
+  return { ids, trained: ids.map((_, t) => (t >= answerStart ? 1 : 0)) };
+}

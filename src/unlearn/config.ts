@@ -72,6 +72,14 @@ export interface UnlearnConfig {
     reinitEvery: number;
     /** Weight of the unlikelihood term −log(1 − p(answer)) on forget prompts (0 = off). */
     unlikelihood: number;
+    /**
+     * Weight of the generic-answer term: KL(q ‖ p_θ) on the answer tokens of a forget prompt, where q is the
+     * reference's prediction for the same prompt with the subject replaced by `genericSubject` (an answer
+     * that knows nothing about the subject). 0 = off.
+     */
+    generic: number;
+    /** The subject placeholder: a token of the vocabulary (e.g. "<unk>") or a word. */
+    genericSubject: string;
     /** Weight of the GA / GradDiff / NPO forget loss. */
     forgetWeight: number;
     /** NPO's inverse temperature β. */
@@ -159,6 +167,8 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     probeData: 'retain+forget',
     reinitEvery: 25,
     unlikelihood: 0,
+    generic: 0,
+    genericSubject: '<unk>',
     forgetWeight: 1,
     npoBeta: 0.1,
   },
@@ -310,6 +320,11 @@ const SCHEMA: Schema = {
     probeData: oneOf(['retain+forget', 'retain']),
     reinitEvery: int(0),
     unlikelihood: num(0),
+    generic: num(0),
+    genericSubject: (v, where) => {
+      if (typeof v !== 'string' || v.length === 0)
+        fail(where, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    },
     forgetWeight: num(0),
     npoBeta: num(Number.MIN_VALUE),
   },

@@ -32,6 +32,7 @@ export function unlearnTokenizer(tokenizer: RlcpTokenizer): UnlearnTokenizer {
     decode: (ids, o) => tokenizer.decode(ids, o),
     eosTokenId: eos,
     padTokenId: tokenizer.padTokenId ?? eos,
+    tokenToId: (token) => tokenizer.tokenToId(token),
   };
 }
 

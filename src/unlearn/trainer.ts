@@ -20,6 +20,7 @@ import { EpochSampler, type EncodedExample, type SamplerState, type TextEncoder 
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
 import { MetricsLog } from '../train/run-dir.ts';
 import {
+  withPlaceholderSubject,
   collateRows,
   encodeAnchors,
   encodeFact,
@@ -34,7 +35,11 @@ import { gradientAscentLoss, npoLoss, sequenceLogProbs, unlikelihoodLoss } from 
 import { LoraAdapters } from './lora.ts';
 import { adversaryLoss, ProbeSet } from './probes.ts';
 
-export type UnlearnTokenizer = EvalTokenizer & TextEncoder;
+export type UnlearnTokenizer = EvalTokenizer &
+  TextEncoder & {
+    /** The id of a whole token (e.g. "<unk>"), when the vocabulary has it. */
+    tokenToId?(token: string): number | undefined;
+  };
 
 export interface MetabolizeOptions {
   /** The starting model; it is trained in place (except under LoRA). */
@@ -129,6 +134,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   const useAdversary = method === 'rlcp' && config.fact.lambda > 0;
   const forgetLoss = method === 'ga' || method === 'graddiff' ? 'ga' : method === 'npo' ? 'npo' : null;
   const useUnlikelihood = config.fact.unlikelihood > 0 && method !== 'rag';
+  const useGeneric = config.fact.generic > 0 && method !== 'rag';
   const training = method !== 'rag' && config.steps > 0;
   const beta = config.anchors.beta;
   const anchors = {
@@ -333,6 +339,25 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     });
   }
 
+  // Generic-answer targets: the reference's answer distribution with the subject replaced by a placeholder.
+  let genericTargets: Float32Array[] | null = null;
+  if (training && useGeneric) {
+    const placeholder = placeholderIds(tokenizer, config.fact.genericSubject);
+    const generic = encodedForget.map((f) => withPlaceholderSubject(f, placeholder));
+    genericTargets = noGrad(() =>
+      generic.map((g) => {
+        const b = forgetRows(collateRows([g], tokenizer.padTokenId), tokenizer.eosTokenId);
+        const out = reference.forward(b.ids, {
+          batch: 1,
+          seq: b.seq,
+          attentionMask: b.attentionMask,
+          logits: b.rows,
+        });
+        return Float32Array.from(out.logits!.data);
+      }),
+    );
+  }
+
   // ---- evaluation ----
   const sets = evalSets(data, config.eval);
   const klProbe = prepareKlProbe(
@@ -420,7 +445,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     let stepLoss = 0;
 
     // -- fact stream --
-    if (useAdversary || useUnlikelihood || forgetLoss) {
+    if (useAdversary || useUnlikelihood || useGeneric || forgetLoss) {
       const picked = needs('forget', 'the fact stream').next(config.fact.batchSize);
       const facts = picked.map((i) => encodedForget[i]!);
       const batch = collateRows(
@@ -428,7 +453,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
         tokenizer.padTokenId,
       );
       const answer = forgetRows(batch, tokenizer.eosTokenId);
-      const needLogits = useUnlikelihood || forgetLoss !== null;
+      const needLogits = useUnlikelihood || useGeneric || forgetLoss !== null;
       const maxLayer = Math.max(...layers);
       const out = m.forward(batch.ids, {
         batch: batch.batch,
@@ -503,6 +528,12 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           const ul = unlikelihoodLoss(logits, answer.rowTargets);
           addMetric('loss_unlikelihood', ul.item());
           terms.push(scale(ul, config.fact.unlikelihood));
+        }
+        if (useGeneric) {
+          const target = Tensor.from(concatArrays(picked.map((i) => genericTargets![i]!)), logits.shape);
+          const generic = klDiv(target, logits);
+          addMetric('loss_generic', generic.item());
+          terms.push(scale(generic, config.fact.generic));
         }
         if (forgetLoss === 'ga') {
           const ga = gradientAscentLoss(logits, answer.rowTargets);
@@ -646,6 +677,15 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     secondsPerStep: stepsRun > 0 ? elapsed / stepsRun : 0,
     referenceMode,
   };
+}
+
+/** Token ids standing in for a subject: one vocabulary token if `text` is one, else its encoding. */
+function placeholderIds(tokenizer: UnlearnTokenizer, text: string): number[] {
+  const id = tokenizer.tokenToId?.(text);
+  if (id !== undefined) return [id];
+  const ids = tokenizer.encode(` ${text}`, { addSpecialTokens: false });
+  if (ids.length === 0) throw new Error(`fact.genericSubject "${text}" encodes to no tokens`);
+  return ids;
 }
 
 function loraOptions(config: UnlearnConfig) {

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog } from '../../src/train/run-dir.ts';
 import { dataFromWorld } from '../../src/unlearn/data.ts';
-import { encodeAnchors } from '../../src/unlearn/batching.ts';
+import { encodeAnchors, encodeFact, withPlaceholderSubject } from '../../src/unlearn/batching.ts';
 import { metabolize } from '../../src/unlearn/trainer.ts';
 import type { UnlearnConfig } from '../../src/unlearn/config.ts';
 import { tinyConfig, tinyFixture, weights } from './helpers.ts';
@@ -199,4 +199,40 @@ test('the reading stream states forget facts in context but trains only the answ
   // The closed-book retain stream holds no forget fact.
   assert.ok(data.retainTrain.every((e) => !e.forget));
   assert.ok(data.probeRetain.every((e) => !e.forget && e.relation === data.forgetRelations[0]));
+});
+
+test('the generic-answer target replaces the subject with the placeholder and trains the same answer', () => {
+  assert.equal(fx.tokenizer.tokenToId?.('<unk>'), fx.world.meta.tokenizer.unk_token_id);
+  const data = dataFor(tinyConfig());
+  const example = data.forgetTrain[0]!;
+  const fact = encodeFact(fx.tokenizer, example, data.classes.get(example.relation)!, 256);
+  const subject = fx.tokenizer.encode(` ${example.subject}`, { addSpecialTokens: false });
+  assert.deepEqual(
+    fact.subjectPositions.map((p) => fact.encoded.ids[p]),
+    subject,
+  );
+  for (const placeholder of [[2], [7, 8, 9]]) {
+    const generic = withPlaceholderSubject(fact, placeholder);
+    const shift = placeholder.length - subject.length;
+    assert.equal(generic.ids.length, fact.encoded.ids.length + shift);
+    assert.deepEqual(
+      generic.ids.slice(fact.subjectPositions[0]!, fact.subjectPositions[0]! + placeholder.length),
+      placeholder,
+    );
+    assert.deepEqual(
+      generic.ids.filter((_, t) => generic.trained[t] === 1),
+      fact.encoded.ids.filter((_, t) => fact.encoded.trained[t] === 1),
+    );
+    assert.ok(
+      !generic.ids.slice(0, fact.promptLength + shift).some((id) => subject.includes(id)),
+      'the subject is gone',
+    );
+  }
+  // And the term trains: it is logged at every step.
+  const config = tinyConfig({ fact: { lambda: 0, generic: 1 }, eval: { every: 0, atStart: false } });
+  run('generic', config);
+  const logged = new MetricsLog(join(fx.root, 'generic'))
+    .read()
+    .filter((r) => typeof r.loss_generic === 'number');
+  assert.equal(logged.length, config.steps);
 });
