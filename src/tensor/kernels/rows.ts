@@ -9,6 +9,26 @@ const LOG2E = 1.4426950408889634;
 const ROUND_MAGIC = 6755399441055744;
 const POW2 = new Float64Array(256).map((_, i) => 2 ** (i - 127));
 
+/** exp(x) to float32 accuracy (relative error < 2e-7); below e^-87 it returns ~1e-38 instead of 0. */
+export function fastExp(x: number): number {
+  let t = x * LOG2E;
+  // Clamp keeps 2^k a normal float; below 2^-126 a softmax term is negligible anyway.
+  if (t < -126) t = -126;
+  else if (t > 127) t = 127;
+  const k = t + ROUND_MAGIC - ROUND_MAGIC;
+  const f = t - k;
+  const p =
+    1 +
+    f *
+      (0.6931471805599453 +
+        f *
+          (0.2402265069591007 +
+            f *
+              (0.05550410866482158 +
+                f * (0.009618129107628477 + f * (0.0013333558146428443 + f * 0.00015403530393381606)))));
+  return p * POW2[k + 127]!;
+}
+
 /**
  * dst[dstStart + i - start] = exp(src[i] - shift) for i in [start, end); returns the sum of those
  * values. dst defaults to the same positions of src's buffer layout (dstStart = start).
@@ -24,22 +44,7 @@ export function expShifted(
   let sum = 0;
   const delta = dstStart - start;
   for (let i = start; i < end; i++) {
-    let t = (src[i]! - shift) * LOG2E;
-    // Clamp keeps 2^k a normal float; below 2^-126 a softmax term is negligible anyway.
-    if (t < -126) t = -126;
-    else if (t > 127) t = 127;
-    const k = t + ROUND_MAGIC - ROUND_MAGIC;
-    const f = t - k;
-    const p =
-      1 +
-      f *
-        (0.6931471805599453 +
-          f *
-            (0.2402265069591007 +
-              f *
-                (0.05550410866482158 +
-                  f * (0.009618129107628477 + f * (0.0013333558146428443 + f * 0.00015403530393381606)))));
-    const e = p * POW2[k + 127]!;
+    const e = fastExp(src[i]! - shift);
     dst[i + delta] = e;
     sum += e;
   }
@@ -49,23 +54,7 @@ export function expShifted(
 /** Sum of exp(src[i] - shift) over [start, end) without storing the terms. */
 export function sumExpShifted(src: Float32Array, start: number, end: number, shift: number): number {
   let sum = 0;
-  for (let i = start; i < end; i++) {
-    let t = (src[i]! - shift) * LOG2E;
-    if (t < -126) t = -126;
-    else if (t > 127) t = 127;
-    const k = t + ROUND_MAGIC - ROUND_MAGIC;
-    const f = t - k;
-    const p =
-      1 +
-      f *
-        (0.6931471805599453 +
-          f *
-            (0.2402265069591007 +
-              f *
-                (0.05550410866482158 +
-                  f * (0.009618129107628477 + f * (0.0013333558146428443 + f * 0.00015403530393381606)))));
-    sum += p * POW2[k + 127]!;
-  }
+  for (let i = start; i < end; i++) sum += fastExp(src[i]! - shift);
   return sum;
 }
 

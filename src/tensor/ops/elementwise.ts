@@ -3,6 +3,7 @@ import { emptyTensor, giveGrad, passGrad, record, sizeOf, tracksGrad } from '../
 import type { Shape, Tensor } from '../tensor.ts';
 import { allocUninit, allocZeroed, release } from '../pool.ts';
 import { broadcastShapes, broadcastStrides, shapesEqual } from '../shape.ts';
+import { fastExp } from '../kernels/rows.ts';
 
 /** For each element of `outShape`, the index of the element of `inShape` it reads (broadcast). */
 function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
@@ -231,9 +232,9 @@ export const sqrt = (a: Tensor): Tensor =>
 export function silu(a: Tensor): Tensor {
   return unary(
     a,
-    (x) => x / (1 + Math.exp(-x)),
+    (x) => x / (1 + fastExp(-x)),
     (x) => {
-      const s = 1 / (1 + Math.exp(-x));
+      const s = 1 / (1 + fastExp(-x));
       return s * (1 + x * (1 - s));
     },
   );
@@ -250,7 +251,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   const y = out.data;
   for (let i = 0; i < y.length; i++) {
     const x = gd[i]!;
-    y[i] = (x / (1 + Math.exp(-x))) * ud[i]!;
+    y[i] = (x / (1 + fastExp(-x))) * ud[i]!;
   }
   if (tracksGrad(gate, up)) {
     record(out, [gate, up], (g) => {
@@ -259,7 +260,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
       const gUp = up.requiresGrad ? allocUninit(n) : null;
       for (let i = 0; i < n; i++) {
         const x = gd[i]!;
-        const s = 1 / (1 + Math.exp(-x));
+        const s = 1 / (1 + fastExp(-x));
         if (gGate) gGate[i] = g[i]! * ud[i]! * s * (1 + x * (1 - s));
         if (gUp) gUp[i] = g[i]! * x * s;
       }
