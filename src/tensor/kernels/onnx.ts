@@ -26,16 +26,12 @@ const { binding, initOrt } = require('onnxruntime-node/dist/binding') as {
 initOrt();
 
 export type OrtTensor = OrtTensorType;
-export type ElemType = 'float32' | 'int32' | 'int64';
-const ELEM_TYPE_CODE: Record<ElemType, number> = { float32: 1, int32: 6, int64: 7 };
+export type ElemType = 'float32';
+const ELEM_TYPE_CODE: Record<ElemType, number> = { float32: 1 };
 
-/** Wraps a typed array (no copy) as an onnxruntime tensor. */
-export function ortTensor(data: Float32Array, dims: readonly number[]): OrtTensor;
-export function ortTensor(data: Int32Array, dims: readonly number[]): OrtTensor;
-export function ortTensor(data: Float32Array | Int32Array, dims: readonly number[]): OrtTensor {
-  return data instanceof Float32Array
-    ? new ort.Tensor('float32', data, dims)
-    : new ort.Tensor('int32', data, dims);
+/** Wraps a Float32Array (no copy) as an onnxruntime tensor. */
+export function ortTensor(data: Float32Array, dims: readonly number[]): OrtTensor {
+  return new ort.Tensor('float32', data, dims);
 }
 
 // ---- protobuf encoding (only what ModelProto needs) ----
@@ -66,8 +62,7 @@ function floatField(field: number, v: number): Bytes {
   return [...fieldKey(field, 5), ...buf];
 }
 
-export type OnnxAttr =
-  { name: string; int: number } | { name: string; float: number } | { name: string; ints: readonly number[] };
+export type OnnxAttr = { name: string; int: number } | { name: string; float: number };
 
 export interface OnnxNode {
   op: string;
@@ -93,13 +88,11 @@ export interface OnnxGraph {
 // AttributeProto.type codes.
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
-const ATTR_INTS = 7;
 
 function encodeAttr(attr: OnnxAttr): Bytes {
   const name = stringField(1, attr.name);
   if ('int' in attr) return [...name, ...intField(3, attr.int), ...intField(20, ATTR_INT)];
-  if ('float' in attr) return [...name, ...floatField(2, attr.float), ...intField(20, ATTR_FLOAT)];
-  return [...name, ...attr.ints.flatMap((v) => intField(8, v)), ...intField(20, ATTR_INTS)];
+  return [...name, ...floatField(2, attr.float), ...intField(20, ATTR_FLOAT)];
 }
 
 function encodeNode(node: OnnxNode): Bytes {
