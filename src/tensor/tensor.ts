@@ -134,7 +134,7 @@ export class Tensor {
       if (grad !== null && node.backward !== null) {
         gradTaken = false;
         node.backward(grad);
-        if (!gradTaken && grad !== this.grad) release(grad);
+        if (!gradTaken) release(grad);
       }
       for (const buf of node.saved) release(buf);
       node.backward = null;
