@@ -1,0 +1,473 @@
+// `rlcp demo`: the paper's experiment end to end on the shipped base model, in one time-budgeted run —
+// evaluate the base, unlearn with RLCP (default config) and the baselines (fast configs), evaluate every
+// result with the same suites, attack with relearning (RLCP, base, oracle), print a summary table and write
+// runs/<timestamp>/ (results.json, items/, config.json, report.html, one sub-run per method). The stages and
+// their budgets: src/demo/README.md.
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loadWorld, type World } from '../data/world.ts';
+import { evaluateModel, type EvalResults } from '../eval/suites/runner.ts';
+import { factSuitesFromWorld } from '../eval/suites/items.ts';
+import type { LogicItemResult } from '../eval/suites/recall.ts';
+import { relearnAttack, relearnSplit, type RelearnCurve } from '../eval/suites/relearn.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { toJsonl } from '../io/jsonl.ts';
+import { checkTokenizerMatchesConfig, loadTokenizer, type RlcpTokenizer } from '../io/tokenizer.ts';
+import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
+import {
+  SCHEMA_VERSION,
+  validateResults,
+  type ItemFile,
+  type MethodResult,
+  type RunResults,
+} from '../report/schema.ts';
+import { writeReport } from '../report/write.ts';
+import { createTimestampedDir, MetricsLog } from '../train/run-dir.ts';
+import { DEFAULT_CONFIG, resolveProbeLayers } from '../unlearn/config.ts';
+import { runMetabolize } from '../unlearn/run.ts';
+import {
+  makePlan,
+  reproduceCommand,
+  type Baseline,
+  type DemoOptions,
+  type DemoPlan,
+  type StageName,
+} from './plan.ts';
+import {
+  chainOfThought,
+  crystallizationOf,
+  examples,
+  formatSummaryTable,
+  itemDescription,
+  meanProbeAccuracy,
+  methodMetrics,
+  probeEntries,
+  targets,
+  trainedLayers,
+  trainingCurve,
+  type SummaryRow,
+} from './results.ts';
+
+export interface StageTiming {
+  name: StageName;
+  budget: number;
+  seconds: number;
+}
+
+export interface DemoOutcome {
+  runDir: string;
+  results: RunResults;
+  table: string;
+  timings: StageTiming[];
+  totalSeconds: number;
+  report: string;
+}
+
+/** Wall-clock per stage against its budget; `behind()` is how far the run is past its schedule so far. */
+export class StageClock {
+  readonly timings: StageTiming[] = [];
+  private readonly started = performance.now();
+  private current: { name: StageName; budget: number; start: number } | null = null;
+
+  constructor(
+    private readonly plan: DemoPlan,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  begin(name: StageName): void {
+    this.end();
+    const stage = this.plan.stages.find((s) => s.name === name)!;
+    const index = this.plan.stages.indexOf(stage) + 1;
+    this.log(
+      `\n[${index}/${this.plan.stages.length}] ${stage.what} (budget ${formatSeconds(stage.budget)}, ` +
+        `${formatSeconds(this.elapsed())} elapsed)`,
+    );
+    this.current = { name, budget: stage.budget, start: performance.now() };
+  }
+
+  end(): void {
+    if (!this.current) return;
+    const seconds = (performance.now() - this.current.start) / 1000;
+    this.timings.push({ name: this.current.name, budget: this.current.budget, seconds });
+    const over =
+      seconds > this.current.budget
+        ? ` — over budget by ${formatSeconds(seconds - this.current.budget)}`
+        : '';
+    this.log(
+      `    ${this.current.name}: ${formatSeconds(seconds)} of ${formatSeconds(this.current.budget)}${over}`,
+    );
+    this.current = null;
+  }
+
+  elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /**
+   * Seconds past the schedule: elapsed time minus the budgets of the finished stages and of the running
+   * stage's share `fraction` (0..1) of its budget. Positive = behind.
+   */
+  behind(fraction: number): number {
+    const done = this.timings.reduce((a, t) => a + t.budget, 0);
+    const running = this.current ? this.current.budget * fraction : 0;
+    return this.elapsed() - done - running;
+  }
+}
+
+export function formatSeconds(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
+function checkFolder(path: string, what: string, flag: string): void {
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new Error(
+      `${what} not found at ${path}. Pass ${flag} DIR (the shipped models live in models/: see README.md).`,
+    );
+  }
+}
+
+function loadModel(dir: string, tokenizer: RlcpTokenizer, what: string): Qwen2ForCausalLM {
+  if (!existsSync(join(dir, 'config.json')))
+    throw new Error(`${what} ${dir}: no config.json (not a model folder)`);
+  const model = Qwen2ForCausalLM.fromPretrained(dir);
+  checkTokenizerMatchesConfig(tokenizer, model.config, dir);
+  return model;
+}
+
+function relationLabel(relation: string): string {
+  const parts = relation.split('_');
+  return parts.length === 2 ? `${parts[0]} → ${parts[1]}` : relation;
+}
+
+/** Size of a folder tree in bytes (for the log line about a sub-run). */
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    total += st.isDirectory() ? folderBytes(path) : st.size;
+  }
+  return total;
+}
+
+export async function runDemo(
+  options: DemoOptions,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<DemoOutcome> {
+  const createdAt = new Date();
+  const plan = makePlan(options);
+  const clock = new StageClock(plan, log);
+  const notes: string[] = [];
+  const modelDir = resolve(options.model);
+  const worldDir = resolve(options.world);
+  const oracleDir = resolve(options.oracle);
+  checkFolder(modelDir, 'The base model', '--model');
+  checkFolder(worldDir, 'The world', '--world');
+  checkFolder(oracleDir, 'The oracle model', '--oracle');
+
+  const runDir = createTimestampedDir(resolve(options.outRoot), createdAt);
+  log(
+    `rlcp demo (${plan.mode}): ${basename(modelDir)} on ${worldDir}, seed ${options.seed}; ` +
+      `budget ${formatSeconds(plan.totalBudget)} on 2 idle cores; writing ${runDir}`,
+  );
+  const baseConfig = {
+    format: 'rlcp-demo',
+    version: 1,
+    created_at: createdAt.toISOString(),
+    command: reproduceCommand(options),
+    cwd: process.cwd(),
+    seed: options.seed,
+    mode: plan.mode,
+    model: modelDir,
+    world: worldDir,
+    oracle: oracleDir,
+    rlcp_config_file: options.config,
+    stages: plan.stages,
+    total_budget_seconds: plan.totalBudget,
+    evaluation: {
+      suites: plan.fullSuites,
+      baseline_suites: plan.baselineSuites,
+      probe_kinds: plan.probeKinds,
+      baseline_probe_kinds: plan.baselineProbeKinds,
+      probe_seed: options.seed,
+    },
+    relearn: plan.relearn,
+    methods: plan.methods,
+  };
+  writeJsonAtomic(join(runDir, 'config.json'), { ...baseConfig, status: 'running' });
+
+  // ---- 1. load ----
+  clock.begin('load');
+  const tokenizerDir = existsSync(join(modelDir, 'tokenizer.json')) ? modelDir : worldDir;
+  const tokenizer = await loadTokenizer(tokenizerDir);
+  const world: World = loadWorld(worldDir);
+  const base = loadModel(modelDir, tokenizer, 'base model');
+  const oracle = loadModel(oracleDir, tokenizer, 'oracle model');
+  const L = base.config.numHiddenLayers;
+  const suites = factSuitesFromWorld(world);
+  const evalBatch = 32;
+
+  const items: { method: string; name: string; records: readonly unknown[] }[] = [];
+  const keepItems = (method: string, result: EvalResults) => {
+    for (const [name, records] of Object.entries(result.items)) items.push({ method, name, records });
+  };
+  const evaluate = async (
+    method: string,
+    model: Qwen2ForCausalLM,
+    suitesToRun: DemoPlan['fullSuites'],
+    kinds: DemoPlan['probeKinds'],
+    reference?: Qwen2ForCausalLM,
+  ): Promise<EvalResults> => {
+    log(
+      `    evaluating ${method}: ${suitesToRun.join(', ')}${suitesToRun.includes('probes') ? ` (${kinds.join(' + ')} probes)` : ''}`,
+    );
+    const result = await evaluateModel({
+      model,
+      tokenizer,
+      world,
+      suites: suitesToRun,
+      ...(reference ? { reference } : {}),
+      probes: { kinds, seed: options.seed },
+      batchSize: evalBatch,
+      progress: options.progress,
+    });
+    writeJsonAtomic(join(runDir, method, 'eval.json'), result.aggregate);
+    keepItems(method, result);
+    return result;
+  };
+
+  // ---- 2. base ----
+  clock.begin('base-eval');
+  const baseEval = await evaluate('base', base, plan.fullSuites, plan.probeKinds);
+  const baseMetrics = methodMetrics(baseEval.aggregate, 'base');
+  const methods: MethodResult[] = [
+    { id: 'base', metrics: baseMetrics, probe_layers: probeEntries(baseEval.aggregate), train_seconds: 0 },
+  ];
+
+  // ---- 3. RLCP ----
+  clock.begin('rlcp-train');
+  const train = async (method: 'rlcp' | Baseline) => {
+    const started = performance.now();
+    const outcome = await runMetabolize({
+      runDir: join(runDir, method),
+      model: modelDir,
+      data: { world: worldDir },
+      config: plan.methods[method],
+      progress: options.progress,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    // Checkpoints only serve `--resume` of an interrupted sub-run; the finished model is in model/.
+    rmSync(join(runDir, method, 'checkpoints'), { recursive: true, force: true });
+    log(
+      `    ${method}: ${outcome.stepsRun} steps, ${formatSeconds(seconds)} ` +
+        `(${outcome.secondsPerStep.toFixed(2)} s/step, reference ${outcome.referenceMode}); ` +
+        `sub-run ${(folderBytes(join(runDir, method)) / 2 ** 20).toFixed(1)} MiB`,
+    );
+    return { model: outcome.model, seconds };
+  };
+  const rlcpRun = await train('rlcp');
+  const rlcpConfigResolved = plan.methods.rlcp;
+
+  clock.begin('rlcp-eval');
+  const rlcpEval = await evaluate('rlcp', rlcpRun.model, plan.fullSuites, plan.probeKinds, base);
+  const rlcpMetrics = methodMetrics(rlcpEval.aggregate, 'rlcp');
+  const rlcpProbes = probeEntries(rlcpEval.aggregate);
+  methods.push({
+    id: 'rlcp',
+    metrics: rlcpMetrics,
+    probe_layers: rlcpProbes,
+    train_seconds: rlcpRun.seconds,
+  });
+
+  // ---- 4. baselines ----
+  clock.begin('baselines');
+  const probesFor: Baseline[] = [];
+  const requested = options.baselineProbes;
+  for (const [i, method] of options.baselines.entries()) {
+    if (method === 'rag') {
+      // Just-RAG trains nothing: its model is the base model, so its evaluation is the base's (the same
+      // weights give the same numbers); the sub-run still records the config and a step-0 evaluation.
+      await train('rag');
+      methods.push({
+        id: 'rag',
+        metrics: baseMetrics,
+        probe_layers: probeEntries(baseEval.aggregate),
+        train_seconds: 0,
+      });
+      continue;
+    }
+    const run = await train(method);
+    // Auto: probes while the stage keeps to its schedule (this baseline's share of the stage budget).
+    const share = (i + 1) / options.baselines.length;
+    const withProbes =
+      requested === 'on' ||
+      (Array.isArray(requested) && requested.includes(method)) ||
+      (requested === 'auto' && clock.behind(share) <= 0);
+    if (withProbes) probesFor.push(method);
+    const result = await evaluate(
+      method,
+      run.model,
+      withProbes ? plan.baselineSuites : plan.baselineSuites.filter((s) => s !== 'probes'),
+      plan.baselineProbeKinds,
+    );
+    methods.push({
+      id: method,
+      metrics: methodMetrics(result.aggregate, method),
+      probe_layers: probeEntries(result.aggregate),
+      train_seconds: run.seconds,
+    });
+  }
+  const trained = options.baselines.filter((b) => b !== 'rag');
+  const skippedProbes = trained.filter((b) => !probesFor.includes(b));
+  if (skippedProbes.length > 0) {
+    notes.push(
+      `Fresh probes were skipped on ${skippedProbes.join(', ')} ` +
+        (requested === 'auto' ? 'to keep the run within its time budget' : '(--baseline-probes)') +
+        '; their probe columns are empty. The baselines never run the logit-lens and crystallization suites.',
+    );
+  } else if (trained.length > 0) {
+    notes.push(
+      'Baselines are evaluated with recall, RAG, logic, multi-hop and linear fresh probes; the logit-lens and crystallization suites run on the base and RLCP models only.',
+    );
+  }
+
+  // ---- 5. relearning ----
+  clock.begin('relearn');
+  const split = relearnSplit(suites);
+  const curves: RelearnCurve[] = [
+    relearnAttack(rlcpRun.model, tokenizer, split, plan.relearn, 'rlcp'),
+    relearnAttack(base, tokenizer, split, plan.relearn, 'base'),
+    relearnAttack(oracle, tokenizer, split, plan.relearn, 'oracle'),
+  ];
+  items.push({
+    method: 'relearn',
+    name: 'curves',
+    records: curves.flatMap((c) =>
+      c.steps.map((step, i) => ({ id: c.id, step, accuracy: c.accuracy[i], mean_rank: c.mean_rank[i] })),
+    ),
+  });
+
+  // ---- 6. results ----
+  clock.begin('write');
+  const metrics = new MetricsLog(join(runDir, 'rlcp')).read();
+  const adversaryLayers = resolveProbeLayers(rlcpConfigResolved.fact.layers, L);
+  const initialProbe = meanProbeAccuracy(probeEntries(baseEval.aggregate), adversaryLayers) ?? 0;
+  notes.push(
+    'Training curve, step 0: there is no adversarial probe before the first step, so its probe accuracy is the base model’s fresh cross-entity linear probe (mean over the adversary’s layers).',
+  );
+  if (plan.mode === 'fast' || options.rlcpSteps !== undefined) {
+    notes.push(
+      `RLCP ran ${rlcpConfigResolved.steps} steps (the default config has ${DEFAULT_CONFIG.steps}).`,
+    );
+  }
+  const baselineSteps = trained.map((b) => plan.methods[b]!.steps);
+  if (trained.length > 0) {
+    notes.push(
+      `Baselines ran a fast configuration: ${baselineSteps[0]} steps each (RLCP: ${rlcpConfigResolved.steps}), the reference computed per step, one evaluation at the end; everything else is the method's definition in src/unlearn/config.ts.`,
+    );
+  }
+  if (options.baselines.includes('rag')) {
+    notes.push('Just-RAG trains nothing: its row is the base model’s evaluation (same weights).');
+  }
+  const computed = targets({
+    base: baseMetrics,
+    rlcp: rlcpMetrics,
+    rlcpAggregate: rlcpEval.aggregate,
+    rlcpProbes,
+    trainedLayers: trainedLayers(rlcpConfigResolved, L),
+    trainSeconds: rlcpRun.seconds,
+    rlcpSteps: rlcpConfigResolved.steps,
+    defaultSteps: DEFAULT_CONFIG.steps,
+  });
+  notes.push(...computed.notes);
+
+  const itemFiles: ItemFile[] = [];
+  for (const { method, name, records } of items) {
+    const path = `items/${method}/${name}.jsonl`;
+    writeFileAtomic(join(runDir, path), toJsonl(records));
+    itemFiles.push({
+      path,
+      description:
+        method === 'relearn'
+          ? 'relearning curves: held-out recall and mean rank of the evaluated forget facts per step'
+          : itemDescription(method, name),
+      records: records.length,
+    });
+  }
+  const forgetFacts = new Set(suites.forgetTrain.map((i) => i.fact_id)).size;
+  const retainFacts = new Set(suites.retainTrain.map((i) => i.fact_id)).size;
+  const sizes = (key: string) => (baseEval.items[key] ?? []).length;
+  const totalSeconds = clock.elapsed();
+  const results: RunResults = {
+    schema_version: SCHEMA_VERSION,
+    created_at: createdAt.toISOString(),
+    command: reproduceCommand({ ...options, baselineProbes: requested === 'auto' ? probesFor : requested }),
+    seed: options.seed,
+    duration_seconds: totalSeconds,
+    model: {
+      name: basename(modelDir),
+      layers: L,
+      hidden_size: base.config.hiddenSize,
+      parameters: base.numParameters(),
+    },
+    world: {
+      relation: relationLabel(suites.forgetRelation),
+      candidates: suites.forgetCandidates.length,
+      forget_facts: forgetFacts,
+      retain_facts: retainFacts,
+    },
+    suite_sizes: {
+      forget_heldout: sizes('forget_heldout'),
+      forget_train: sizes('forget_train'),
+      retain: sizes('retain_train'),
+      rag: sizes('rag_test'),
+      logic: sizes('logic_test'),
+      multihop: sizes('multihop_test'),
+    },
+    methods,
+    untrained_probe_layers: probeEntries(baseEval.aggregate, 'untrained_probe_layers'),
+    training: trainingCurve(metrics, adversaryLayers, initialProbe),
+    relearning: {
+      train_facts: split.trainFacts.length,
+      eval_facts: split.evalFacts.length,
+      steps: curves[0]!.steps,
+      curves: curves.map((c) => ({
+        id: c.id as 'rlcp' | 'base' | 'oracle',
+        accuracy: c.accuracy,
+        mean_rank: c.mean_rank,
+      })),
+    },
+    crystallization: crystallizationOf(rlcpEval.aggregate),
+    chain_of_thought: chainOfThought(
+      baseEval.items.logic_test as LogicItemResult[],
+      rlcpEval.items.logic_test as LogicItemResult[],
+    ),
+    examples: examples(baseEval.items, rlcpEval.items),
+    targets: computed.targets,
+    item_files: itemFiles,
+    notes,
+  };
+  const resultsPath = join(runDir, 'results.json');
+  validateResults(JSON.parse(JSON.stringify(results)), resultsPath);
+  writeJsonAtomic(resultsPath, results);
+  clock.end();
+  const timings = clock.timings;
+  writeJsonAtomic(join(runDir, 'config.json'), {
+    ...baseConfig,
+    command: results.command,
+    status: 'finished',
+    baseline_probes: probesFor,
+    timings: timings.map((t) => ({ stage: t.name, budget_seconds: t.budget, seconds: round(t.seconds) })),
+    duration_seconds: round(clock.elapsed()),
+  });
+  const report = writeReport(runDir);
+
+  const rows: SummaryRow[] = methods.map((m) => ({ id: m.id, metrics: m.metrics, probes: m.probe_layers }));
+  const table = formatSummaryTable(rows, results.world.candidates);
+  return { runDir, results, table, timings, totalSeconds: clock.elapsed(), report };
+}
+
+function round(v: number): number {
+  return Math.round(v * 10) / 10;
+}

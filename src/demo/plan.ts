@@ -1,0 +1,237 @@
+// What `rlcp demo` runs: the options, the stages with their time budgets, and the exact unlearning config
+// of every method (RLCP's default config; a fast configuration of each baseline). Pure functions, so the
+// plan can be tested and written to config.json before anything runs. See src/demo/README.md.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { ProbeKind } from '../eval/probes.ts';
+import type { RelearnOptions } from '../eval/suites/relearn.ts';
+import type { SuiteName } from '../eval/suites/runner.ts';
+import { readConfigFile, resolveConfig, type Method, type UnlearnConfig } from '../unlearn/config.ts';
+
+/** The repository root (defaults point into it, so the demo works from any working directory). */
+export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+export const DEFAULT_PATHS = {
+  model: resolve(PACKAGE_ROOT, 'models/world-base'),
+  world: resolve(PACKAGE_ROOT, 'models/world-base/world'),
+  oracle: resolve(PACKAGE_ROOT, 'models/world-oracle'),
+  config: resolve(PACKAGE_ROOT, 'configs/rlcp-default.json'),
+};
+
+/** The baselines beside RLCP, in display order. */
+export const BASELINES = [
+  'unlikelihood',
+  'ga',
+  'graddiff',
+  'npo',
+  'rag',
+] as const satisfies readonly Method[];
+export type Baseline = (typeof BASELINES)[number];
+
+/** `auto`, `on`, `off`, or the exact list of baselines that get fresh probes (a resolved `auto`). */
+export type ProbeSwitch = 'auto' | 'on' | 'off' | Baseline[];
+
+export interface DemoOptions {
+  model: string;
+  world: string;
+  oracle: string;
+  /** RLCP's config file; null = the built-in defaults (DEFAULT_CONFIG). */
+  config: string | null;
+  outRoot: string;
+  seed: number;
+  fast: boolean;
+  /** Overrides of the plan's step counts (tests, quick looks). */
+  rlcpSteps?: number;
+  baselineSteps?: number;
+  relearnSteps?: number;
+  baselines: readonly Baseline[];
+  /** Fresh probes on the baselines: on, off, auto (on while the run keeps to its time budget), or a list. */
+  baselineProbes: ProbeSwitch;
+  progress: boolean;
+}
+
+export type StageName = 'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'relearn' | 'write';
+
+export interface Stage {
+  name: StageName;
+  /** Wall-time budget on an idle 2-core machine, seconds. */
+  budget: number;
+  what: string;
+}
+
+export interface DemoPlan {
+  mode: 'full' | 'fast';
+  stages: Stage[];
+  /** Sum of the stage budgets: the promise of the whole run. */
+  totalBudget: number;
+  methods: Record<'rlcp' | Baseline, UnlearnConfig>;
+  /** Suites run on base and RLCP (everything), and on the baselines (no probe-free geometry suites). */
+  fullSuites: SuiteName[];
+  baselineSuites: SuiteName[];
+  probeKinds: ProbeKind[];
+  baselineProbeKinds: ProbeKind[];
+  relearn: RelearnOptions;
+}
+
+/** Per-stage budgets (seconds, idle 2-core machine); their sum is the run's promised wall time. */
+export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> = {
+  full: {
+    load: 10,
+    'base-eval': 80,
+    'rlcp-train': 360,
+    'rlcp-eval': 80,
+    baselines: 250,
+    relearn: 60,
+    write: 10,
+  },
+  fast: {
+    load: 10,
+    'base-eval': 60,
+    'rlcp-train': 150,
+    'rlcp-eval': 60,
+    baselines: 120,
+    relearn: 40,
+    write: 10,
+  },
+};
+
+/** The fast configuration of every baseline (documented in src/demo/README.md). */
+export const BASELINE_STEPS = { full: 50, fast: 25 };
+/** `--fast` shortens RLCP too (its default config is used unchanged otherwise). */
+export const FAST_RLCP = { steps: 100, evalEvery: 20 };
+export const RELEARN_STEPS = { full: 30, fast: 20 };
+
+const FULL_SUITES: SuiteName[] = [
+  'recall',
+  'rag',
+  'logic',
+  'multihop',
+  'probes',
+  'logit-lens',
+  'crystallization',
+];
+const BASELINE_SUITES: SuiteName[] = ['recall', 'rag', 'logic', 'multihop', 'probes'];
+
+function stageText(name: StageName, plan: { rlcp: number; baseline: number; relearn: number }): string {
+  switch (name) {
+    case 'load':
+      return 'load the world, the base and oracle models, check the tokenizer';
+    case 'base-eval':
+      return 'evaluate the base model: recall, RAG, logic, multi-hop, fresh probes, logit lens, crystallization';
+    case 'rlcp-train':
+      return `RLCP, ${plan.rlcp} steps`;
+    case 'rlcp-eval':
+      return 'evaluate the RLCP model with the same suites (+ crystallization before/after)';
+    case 'baselines':
+      return `train (${plan.baseline} steps each) and evaluate the baselines`;
+    case 'relearn':
+      return `relearning attack (${plan.relearn} steps) on RLCP, base and oracle`;
+    case 'write':
+      return 'results.json, items, config.json, report.html';
+  }
+}
+
+/** RLCP's config: the config file (default configs/rlcp-default.json) with the seed; `--fast` shortens it. */
+export function rlcpConfig(options: DemoOptions): UnlearnConfig {
+  const patches: { patch: unknown; source: string }[] = [];
+  if (options.config !== null) patches.push(readConfigFile(options.config));
+  const demo: Record<string, unknown> = { seed: options.seed };
+  if (options.fast) {
+    demo.steps = FAST_RLCP.steps;
+    demo.eval = { every: FAST_RLCP.evalEvery };
+  }
+  if (options.rlcpSteps !== undefined) demo.steps = options.rlcpSteps;
+  patches.push({ patch: demo, source: 'rlcp demo' });
+  return resolveConfig(patches, 'rlcp');
+}
+
+/**
+ * A baseline's fast configuration: the method's overlay over the defaults (same data, learning rate and
+ * anchors as the trainer's method definition), with fewer steps, one evaluation at the end, and the
+ * reference computed per step (cheaper than precomputing it for a short run; the same numbers).
+ */
+export function baselineConfig(method: Baseline, options: DemoOptions): UnlearnConfig {
+  const steps = options.baselineSteps ?? BASELINE_STEPS[options.fast ? 'fast' : 'full'];
+  const patch = {
+    seed: options.seed,
+    ...(method === 'rag'
+      ? {}
+      : {
+          steps,
+          checkpointEvery: Math.max(1, steps),
+          eval: { every: 0, atStart: false },
+          anchors: { reference: 'per-step' },
+        }),
+  };
+  return resolveConfig([{ patch, source: `rlcp demo (${method})` }], method);
+}
+
+export function makePlan(options: DemoOptions): DemoPlan {
+  const mode = options.fast ? 'fast' : 'full';
+  const rlcp = rlcpConfig(options);
+  const methods = { rlcp } as DemoPlan['methods'];
+  for (const b of options.baselines) methods[b] = baselineConfig(b, options);
+  const relearnSteps = options.relearnSteps ?? RELEARN_STEPS[mode];
+  const baselineSteps = options.baselineSteps ?? BASELINE_STEPS[mode];
+  const budgets = STAGE_BUDGETS[mode];
+  const counts = { rlcp: rlcp.steps, baseline: baselineSteps, relearn: relearnSteps };
+  const stages = (Object.keys(budgets) as StageName[]).map((name) => ({
+    name,
+    budget: budgets[name],
+    what: stageText(name, counts),
+  }));
+  return {
+    mode,
+    stages,
+    totalBudget: stages.reduce((a, s) => a + s.budget, 0),
+    methods,
+    fullSuites: FULL_SUITES,
+    baselineSuites: BASELINE_SUITES,
+    probeKinds: options.fast ? ['linear'] : ['linear', 'mlp'],
+    baselineProbeKinds: ['linear'],
+    relearn: {
+      steps: relearnSteps,
+      every: Math.max(1, Math.min(5, Math.floor(relearnSteps / 4))),
+      lr: 3e-4,
+      batchSize: 8,
+      seed: options.seed,
+    },
+  };
+}
+
+/** The default RLCP config file when it exists (configs/rlcp-default.json), else null (built-in defaults). */
+export function defaultConfigPath(): string | null {
+  return existsSync(DEFAULT_PATHS.config) ? DEFAULT_PATHS.config : null;
+}
+
+function quote(arg: string): string {
+  return /^[A-Za-z0-9_./:=,@+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A path as the command line shows it: relative to the working directory when inside it. */
+function shown(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
+/**
+ * The exact command that reruns this demo from `cwd` (every path and decision spelled out; pass the
+ * resolved probe decision so a rerun evaluates the same suites).
+ */
+export function reproduceCommand(options: DemoOptions, cwd = process.cwd()): string {
+  const p = (path: string) => shown(resolve(cwd, path), cwd);
+  const args = ['node', p(resolve(PACKAGE_ROOT, 'bin/rlcp.js')), 'demo'];
+  args.push('--model', p(options.model), '--world', p(options.world), '--oracle', p(options.oracle));
+  args.push('--config', options.config === null ? 'none' : p(options.config));
+  args.push('--out-root', p(options.outRoot), '--seed', String(options.seed));
+  if (options.fast) args.push('--fast');
+  if (options.rlcpSteps !== undefined) args.push('--rlcp-steps', String(options.rlcpSteps));
+  if (options.baselineSteps !== undefined) args.push('--baseline-steps', String(options.baselineSteps));
+  if (options.relearnSteps !== undefined) args.push('--relearn-steps', String(options.relearnSteps));
+  if (options.baselines.length !== BASELINES.length || options.baselines.some((b, i) => b !== BASELINES[i]))
+    args.push('--baselines', options.baselines.length === 0 ? 'none' : options.baselines.join(','));
+  const probes = options.baselineProbes;
+  args.push('--baseline-probes', Array.isArray(probes) ? probes.join(',') || 'off' : probes);
+  return args.map(quote).join(' ');
+}
