@@ -1,0 +1,115 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import '../../src/cli/commands/demo.ts';
+import { main } from '../../src/cli/main.ts';
+import { runDemo } from '../../src/demo/pipeline.ts';
+import { loadRun } from '../../src/report/write.ts';
+import type { RunResults } from '../../src/report/schema.ts';
+import { demoFixture, tinyOptions } from './helpers.ts';
+
+const fx = await demoFixture();
+after(() => rmSync(fx.root, { recursive: true, force: true }));
+
+/** Runs `rlcp demo` in-process; stdout is captured, stderr (stage lines) is left alone. */
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string }> {
+  const lines: string[] = [];
+  const original = console.log;
+  console.log = (...parts: unknown[]) => void lines.push(parts.join(' '));
+  try {
+    const code = await main(['demo', ...argv]);
+    return { code, stdout: lines.join('\n') };
+  } finally {
+    console.log = original;
+  }
+}
+
+const tinyArgs = [
+  '--model',
+  fx.modelDir,
+  '--world',
+  fx.worldDir,
+  '--oracle',
+  fx.oracleDir,
+  '--config',
+  'none',
+  '--out-root',
+  fx.outRoot,
+  '--seed',
+  '3',
+  '--fast',
+  '--rlcp-steps',
+  '3',
+  '--baseline-steps',
+  '1',
+  '--relearn-steps',
+  '2',
+  '--no-progress',
+];
+
+let first: { dir: string; results: RunResults; bytes: string };
+
+test('rlcp demo writes a complete run folder, prints the summary table and the wall time', async () => {
+  const r = await cli(...tinyArgs);
+  assert.equal(r.code, 0);
+  const runs = readdirSync(fx.outRoot);
+  assert.equal(runs.length, 1);
+  const dir = join(fx.outRoot, runs[0]!);
+  // loadRun validates results.json against the schema and counts every item file's records.
+  const { results, config } = loadRun(dir);
+  assert.deepEqual(
+    results.methods.map((m) => m.id),
+    ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag'],
+  );
+  assert.deepEqual(results.relearning.curves.map((c) => c.id).sort(), ['base', 'oracle', 'rlcp']);
+  assert.deepEqual(results.relearning.steps, [0, 1, 2]);
+  assert.deepEqual(
+    results.training.steps.map((s) => s.step),
+    [0, 3],
+  );
+  assert.ok(results.item_files.some((f) => f.path === 'items/rlcp/forget_heldout.jsonl'));
+  assert.ok(results.item_files.some((f) => f.path === 'items/relearn/curves.jsonl'));
+  assert.equal(results.seed, 3);
+  assert.match(results.command, /demo .*--seed 3 --fast --rlcp-steps 3 --baseline-steps 1 --relearn-steps 2/);
+  assert.equal(config.status, 'finished');
+  assert.equal((config.methods as Record<string, { steps: number }>).rlcp.steps, 3);
+  for (const sub of ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag']) {
+    assert.ok(existsSync(join(dir, sub, 'metrics.jsonl')), sub);
+    assert.ok(existsSync(join(dir, sub, 'model', 'model.safetensors')), sub);
+  }
+  assert.ok(existsSync(join(dir, 'report.html')));
+  for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
+    assert.match(r.stdout, new RegExp(`^${id} `, 'm'));
+  assert.match(r.stdout, /^total wall time /m);
+  first = { dir, results, bytes: readFileSync(join(dir, 'results.json'), 'utf8') };
+});
+
+test('a second run writes a new folder, leaves the first untouched, and repeats its numbers', async () => {
+  assert.ok(first, 'needs the first test');
+  const second = await runDemo(tinyOptions(fx, { baselines: ['ga'], baselineProbes: 'on' }), () => {});
+  assert.notEqual(second.runDir, first.dir);
+  assert.equal(readdirSync(fx.outRoot).length, 2);
+  assert.equal(readFileSync(join(first.dir, 'results.json'), 'utf8'), first.bytes);
+  const a = first.results;
+  const b = second.results;
+  for (const id of ['base', 'rlcp', 'ga'] as const) {
+    const ma = a.methods.find((m) => m.id === id)!;
+    const mb = b.methods.find((m) => m.id === id)!;
+    assert.deepEqual(mb.metrics, ma.metrics, id);
+    assert.deepEqual(mb.probe_layers, ma.probe_layers, id);
+  }
+  assert.deepEqual(b.training.steps, a.training.steps);
+  assert.deepEqual(b.relearning, a.relearning);
+  assert.deepEqual(b.examples, a.examples);
+});
+
+test('wrong invocations name the problem', async () => {
+  const unknown = await cli('--modle', 'x');
+  assert.equal(unknown.code, 1);
+  const missing = await cli(...tinyArgs.map((a) => (a === fx.oracleDir ? join(fx.root, 'nope') : a)));
+  assert.equal(missing.code, 1);
+  assert.equal(readdirSync(fx.outRoot).length, 2, 'a refused run writes no folder');
+  const badBaseline = await cli('--baselines', 'ga,dpo');
+  assert.equal(badBaseline.code, 1);
+});
