@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Tensor } from '../../../src/tensor/tensor.ts';
+import { Tensor } from '../../../src/tensor/tensor.ts';
 import { attention } from '../../../src/tensor/ops.ts';
 import type { AttentionOptions } from '../../../src/tensor/ops.ts';
 import { Rng } from '../../../src/tensor/random.ts';
@@ -98,4 +98,15 @@ test('attention validates shapes', () => {
   const k = randParam(rng, [1, 2, 2, 4]);
   assert.throws(() => attention(q, k, k, { causal: true }), /multiple/);
   assert.throws(() => attention(k, k, k, { causal: true, keyMask: new Uint8Array(3) }), /keyMask/);
+});
+
+test('a padding key with a huge score does not disturb the real keys', () => {
+  // Query·key for the padded key is ~1e4 above the others: its exp would swamp the sum.
+  const q = Tensor.from(Float32Array.of(1, 0, 0, 0), [1, 1, 1, 4]);
+  const k = Tensor.from(Float32Array.of(2e4, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0), [1, 1, 3, 4]);
+  const v = Tensor.from(Float32Array.of(100, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0), [1, 1, 3, 4]);
+  const out = attention(q, k, v, { causal: false, keyMask: Uint8Array.of(0, 1, 1) });
+  // Softmax over scores 1/2 and 2/2 of values 1 and 3.
+  const p = 1 / (1 + Math.exp(0.5));
+  assertClose(out.data, [p * 1 + (1 - p) * 3, 0, 0, 0], { rtol: 1e-5 });
 });
