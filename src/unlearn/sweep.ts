@@ -32,7 +32,8 @@ const KNOWN = new Set(['base', 'baseConfig', 'grid', 'runs', 'seeds']);
 
 function label(key: string, value: unknown): string {
   const short = key.split('.').at(-1)!;
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text =
+    typeof value === 'string' ? value : Array.isArray(value) ? value.join('-') : JSON.stringify(value);
   return `${short}=${text}`.replace(/[^A-Za-z0-9=.,+-]+/g, '-');
 }
 

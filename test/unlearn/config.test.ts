@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -128,4 +128,15 @@ test('the Pareto front keeps runs no other run beats everywhere', () => {
     results.map((r) => r.pareto),
     [true, false, true],
   );
+});
+
+test('the shipped configs are valid; rlcp-default.json is exactly the defaults', () => {
+  assert.deepEqual(JSON.parse(readFileSync('configs/rlcp-default.json', 'utf8')), DEFAULT_CONFIG);
+  for (const file of readdirSync('configs').filter((f) => f.endsWith('.json'))) {
+    const path = join('configs', file);
+    const json = JSON.parse(readFileSync(path, 'utf8'));
+    if ('grid' in json || 'runs' in json || 'seeds' in json)
+      assert.ok(expandSweep(json, path).length > 0, path);
+    else assert.ok(resolveConfig([readConfigFile(path)]), path);
+  }
 });
