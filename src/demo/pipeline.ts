@@ -39,6 +39,7 @@ import {
   examples,
   formatSummaryTable,
   itemDescription,
+  markdownSummary,
   meanProbeAccuracy,
   methodMetrics,
   probeEntries,
@@ -51,7 +52,10 @@ import {
 export interface StageTiming {
   name: StageName;
   budget: number;
+  /** Wall-clock seconds. */
   seconds: number;
+  /** CPU seconds of this process (user + system, every thread): a load-independent measure of the work. */
+  cpuSeconds: number;
 }
 
 export interface DemoOutcome {
@@ -67,7 +71,7 @@ export interface DemoOutcome {
 export class StageClock {
   readonly timings: StageTiming[] = [];
   private readonly started = performance.now();
-  private current: { name: StageName; budget: number; start: number } | null = null;
+  private current: { name: StageName; budget: number; start: number; cpu: NodeJS.CpuUsage } | null = null;
 
   constructor(
     private readonly plan: DemoPlan,
@@ -82,19 +86,22 @@ export class StageClock {
       `\n[${index}/${this.plan.stages.length}] ${stage.what} (budget ${formatSeconds(stage.budget)}, ` +
         `${formatSeconds(this.elapsed())} elapsed)`,
     );
-    this.current = { name, budget: stage.budget, start: performance.now() };
+    this.current = { name, budget: stage.budget, start: performance.now(), cpu: process.cpuUsage() };
   }
 
   end(): void {
     if (!this.current) return;
     const seconds = (performance.now() - this.current.start) / 1000;
-    this.timings.push({ name: this.current.name, budget: this.current.budget, seconds });
+    const cpu = process.cpuUsage(this.current.cpu);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    this.timings.push({ name: this.current.name, budget: this.current.budget, seconds, cpuSeconds });
     const over =
       seconds > this.current.budget
         ? ` — over budget by ${formatSeconds(seconds - this.current.budget)}`
         : '';
     this.log(
-      `    ${this.current.name}: ${formatSeconds(seconds)} of ${formatSeconds(this.current.budget)}${over}`,
+      `    ${this.current.name}: ${formatSeconds(seconds)} of ${formatSeconds(this.current.budget)}${over} ` +
+        `(CPU ${formatSeconds(cpuSeconds)})`,
     );
     this.current = null;
   }
@@ -458,10 +465,16 @@ export async function runDemo(
     command: results.command,
     status: 'finished',
     baseline_probes: probesFor,
-    timings: timings.map((t) => ({ stage: t.name, budget_seconds: t.budget, seconds: round(t.seconds) })),
+    timings: timings.map((t) => ({
+      stage: t.name,
+      budget_seconds: t.budget,
+      seconds: round(t.seconds),
+      cpu_seconds: round(t.cpuSeconds),
+    })),
     duration_seconds: round(clock.elapsed()),
   });
   const report = writeReport(runDir);
+  writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(results, timings));
 
   const rows: SummaryRow[] = methods.map((m) => ({ id: m.id, metrics: m.metrics, probes: m.probe_layers }));
   const table = formatSummaryTable(rows, results.world.candidates);

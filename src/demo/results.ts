@@ -12,6 +12,7 @@ import type {
   MethodId,
   MethodMetrics,
   ProbeLayer,
+  RunResults,
   Target,
   TrainingCurve,
   TrainingStep,
@@ -361,5 +362,54 @@ export function formatSummaryTable(rows: readonly SummaryRow[], candidates: numb
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
+  ].join('\n');
+}
+
+/**
+ * The run's results as Markdown (written to RUN/summary.md for the README): the methods table, chance,
+ * the targets, the stage timings and the command that produced it.
+ */
+export function markdownSummary(
+  results: RunResults,
+  timings: readonly { name: string; budget: number; seconds: number; cpuSeconds: number }[],
+): string {
+  const K = results.world.candidates;
+  const rows = results.methods.map((m) => {
+    const x = m.metrics;
+    const probe = probeMax(m.probe_layers);
+    return `| ${m.id} | ${pct(x.forget_heldout)} (${pText(x.forget_p_above_chance)}) | ${x.forget_rank_heldout.toFixed(2)} (${pText(x.forget_rank_p)}) | ${x.forget_rank_train.toFixed(2)} | ${pct(x.retain)} | ${pct(x.rag)} | ${pct(x.logic)} | ${pct(x.multihop)} | ${probe ? `${pct(probe.accuracy)} (L${probe.layer}) vs ${pct(probe.majority)}` : '—'} |`;
+  });
+  const targetRows = results.targets.map((t) => {
+    const show = (v: number) =>
+      t.unit === 'fraction'
+        ? pct(v)
+        : t.unit === 'points'
+          ? `${v.toFixed(1)} pts`
+          : t.unit === 'seconds'
+            ? `${v.toFixed(0)} s`
+            : v.toFixed(3);
+    const met = t.op === '>=' ? t.value >= t.threshold : t.value <= t.threshold;
+    return `| ${t.label} | ${show(t.value)} | ${t.op} ${show(t.threshold)} | ${met ? 'met' : '**missed**'} |`;
+  });
+  const stageRows = timings.map(
+    (t) => `| ${t.name} | ${t.seconds.toFixed(0)} | ${t.budget} | ${t.cpuSeconds.toFixed(0)} |`,
+  );
+  return [
+    `Model \`${results.model.name}\` (${results.model.layers} layers, d = ${results.model.hidden_size}, ${results.model.parameters.toLocaleString('en-US')} parameters), ${results.world.relation}: ${results.world.forget_facts} forget facts, K = ${K} candidates (chance ${pct(1 / K)}, chance rank ${((K + 1) / 2).toFixed(1)}); seed ${results.seed}.`,
+    '',
+    '| method | forget held-out (p > chance) | forget rank held-out (p ≠ chance) | forget rank train | retain | RAG | logic | multi-hop | probe max layer vs majority |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    '| target (RLCP) | value | threshold | |',
+    '| --- | --- | --- | --- |',
+    ...targetRows,
+    '',
+    '| stage | wall s | budget s | CPU s |',
+    '| --- | --- | --- | --- |',
+    ...stageRows,
+    '',
+    `Total wall time ${results.duration_seconds.toFixed(0)} s. Command: \`${results.command}\``,
+    '',
   ].join('\n');
 }

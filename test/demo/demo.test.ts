@@ -79,6 +79,9 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
     assert.ok(existsSync(join(dir, sub, 'model', 'model.safetensors')), sub);
   }
   assert.ok(existsSync(join(dir, 'report.html')));
+  const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+  assert.match(summary, /^\| rlcp \| /m);
+  assert.ok(summary.includes(results.command));
   for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
     assert.match(r.stdout, new RegExp(`^${id} `, 'm'));
   assert.match(r.stdout, /^total wall time /m);

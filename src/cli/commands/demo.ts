@@ -93,15 +93,19 @@ registerCommand('demo', async () => ({
     console.log('');
     console.log(outcome.table);
     console.log('');
-    console.log('stage          seconds   budget');
+    console.log('stage           wall s  budget s   CPU s');
     for (const t of outcome.timings) {
-      console.log(
-        `${t.name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)}  ${String(t.budget).padStart(7)}`,
-      );
+      const cells = [
+        t.seconds.toFixed(1).padStart(6),
+        String(t.budget).padStart(8),
+        t.cpuSeconds.toFixed(1).padStart(7),
+      ];
+      console.log(`${t.name.padEnd(14)} ${cells.join('  ')}`);
     }
+    const cpu = outcome.timings.reduce((a, t) => a + t.cpuSeconds, 0);
     console.log(
-      `total wall time ${formatSeconds(outcome.totalSeconds)} (process ${formatSeconds(process.uptime())}); ` +
-        `budget ${formatSeconds(outcome.timings.reduce((a, t) => a + t.budget, 0))}`,
+      `total wall time ${formatSeconds(outcome.totalSeconds)} (process ${formatSeconds(process.uptime())}, ` +
+        `CPU ${formatSeconds(cpu)}); budget ${formatSeconds(outcome.timings.reduce((a, t) => a + t.budget, 0))}`,
     );
     console.log(`report: ${outcome.report}`);
     console.log(`run folder: ${outcome.runDir}`);
