@@ -1,0 +1,243 @@
+// rlcp's side of `rlcp bench`, run as a child process (see protocol.ts) so that its peak RSS is its own.
+// Started by bench/run.ts as `node --import tsx bench/rlcp-worker.ts`; commands:
+//   init_model {config, seed, dir, dtype}        random HF init, saved with saveToDir (the shared init)
+//   train_init {dir, ids_path, batch, seq, lr, weight_decay, clip}
+//   train_step {threads}                         forward + backward + clip + AdamW; {ms, loss}
+//   profile_steps {threads, steps}               the same steps under V8's sampling profiler: breakdown
+//   infer_init {dir}                             fromPretrained; {load_s}
+//   prefill {threads, ids_path, session, max_new, logits_path?}   fresh KV cache; {ms, token}
+//   decode {threads, session, n}                 greedy with the KV cache; {ms: [...], tokens: [...]}
+//   sgemm {threads, n, reps}                     native GEMM through the engine; {gflops: [...]}
+//   gemm_shapes {threads, shapes, reps}          the step's GEMM shapes; {gflops: {name: [...]}}
+//   status                                       {vmhwm_mb, vmrss_mb}
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
+import { KVCache, Qwen2ForCausalLM } from '../src/nn/qwen2.ts';
+import { parseModelConfig } from '../src/io/config.ts';
+import type { WritableDtype } from '../src/io/safetensors.ts';
+import { setNumThreads } from '../src/tensor/kernels/onnx.ts';
+import { gemm } from '../src/tensor/kernels/gemm.ts';
+import { noGrad, type Tensor } from '../src/tensor/tensor.ts';
+import { adamw, chain, clipByGlobalNorm, scaleByLearningRate, type Optimizer } from '../src/tensor/optim.ts';
+import { REPLY_PREFIX, type Reply } from './protocol.ts';
+import { snapshotSources, summariseProfile, type CpuProfile } from './profile.ts';
+
+type Command = Record<string, unknown> & { cmd: string };
+
+interface Training {
+  model: Qwen2ForCausalLM;
+  params: Map<string, Tensor>;
+  optimizer: Optimizer;
+  ids: Int32Array;
+  batch: number;
+  seq: number;
+}
+
+interface Decoding {
+  cache: KVCache;
+  next: number;
+}
+
+let training: Training | null = null;
+let inference: Qwen2ForCausalLM | null = null;
+const sessions = new Map<string, Decoding>();
+
+/** VmHWM (peak resident set) and VmRSS of this process, in MB. */
+function memoryStatus(): { vmhwm_mb: number; vmrss_mb: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { vmhwm_mb: kb('VmHWM') / 1024, vmrss_mb: kb('VmRSS') / 1024 };
+}
+
+function readIds(path: string): Int32Array {
+  const bytes = readFileSync(path);
+  return new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+function num(command: Command, key: string): number {
+  const value = command[key];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${command.cmd}: ${key} missing`);
+  return value;
+}
+
+function str(command: Command, key: string): string {
+  const value = command[key];
+  if (typeof value !== 'string') throw new Error(`${command.cmd}: ${key} missing`);
+  return value;
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+function trainStep(t: Training): { ms: number; loss: number } {
+  const start = performance.now();
+  const { loss } = t.model.forward(t.ids, { batch: t.batch, seq: t.seq, labels: t.ids });
+  const value = loss!.item();
+  loss!.backward({ releaseActivations: true });
+  t.optimizer.step(t.params);
+  return { ms: performance.now() - start, loss: value };
+}
+
+async function handle(command: Command): Promise<Reply> {
+  if (typeof command.threads === 'number') setNumThreads(command.threads);
+  switch (command.cmd) {
+    case 'init_model': {
+      const start = performance.now();
+      const config = parseModelConfig(command.config as Record<string, unknown>);
+      const model = Qwen2ForCausalLM.initRandom(config, num(command, 'seed'));
+      model.saveToDir(str(command, 'dir'), { dtype: str(command, 'dtype') as WritableDtype });
+      return { params: model.numParameters(), seconds: (performance.now() - start) / 1000 };
+    }
+    case 'train_init': {
+      const model = Qwen2ForCausalLM.fromPretrained(str(command, 'dir'));
+      const params = model.namedParameters();
+      const optimizer = chain(
+        clipByGlobalNorm(num(command, 'clip')),
+        adamw({ weightDecay: num(command, 'weight_decay') }),
+        scaleByLearningRate(num(command, 'lr')),
+      );
+      training = {
+        model,
+        params,
+        optimizer,
+        ids: readIds(str(command, 'ids_path')),
+        batch: num(command, 'batch'),
+        seq: num(command, 'seq'),
+      };
+      return { params: model.numParameters() };
+    }
+    case 'train_step': {
+      if (!training) throw new Error('train_step before train_init');
+      return trainStep(training);
+    }
+    case 'profile_steps': {
+      if (!training) throw new Error('profile_steps before train_init');
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: num(command, 'interval_us') });
+      await session.post('Profiler.start');
+      const steps: number[] = [];
+      for (let i = 0; i < num(command, 'steps'); i++) steps.push(trainStep(training).ms);
+      const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
+      session.disconnect();
+      return { steps_ms: steps, breakdown: summariseProfile(profile, steps.length) };
+    }
+    case 'infer_init': {
+      const start = performance.now();
+      inference = Qwen2ForCausalLM.fromPretrained(str(command, 'dir'));
+      return { load_s: (performance.now() - start) / 1000, params: inference.numParameters() };
+    }
+    case 'prefill': {
+      const model = inference;
+      if (!model) throw new Error('prefill before infer_init');
+      const ids = readIds(str(command, 'ids_path'));
+      const cache = new KVCache(model.config, 1, ids.length + num(command, 'max_new'));
+      const start = performance.now();
+      const logits = noGrad(
+        () => model.forward(ids, { batch: 1, seq: ids.length, kvCache: cache, logits: 'last' }).logits!,
+      );
+      const next = argmax(logits.data);
+      const ms = performance.now() - start;
+      if (typeof command.logits_path === 'string') writeFileSync(command.logits_path, logits.data);
+      sessions.set(str(command, 'session'), { cache, next });
+      return { ms, token: next };
+    }
+    case 'decode': {
+      const model = inference;
+      const state = sessions.get(str(command, 'session'));
+      if (!model || !state) throw new Error('decode before prefill');
+      const ms: number[] = [];
+      const tokens: number[] = [];
+      noGrad(() => {
+        for (let i = 0; i < num(command, 'n'); i++) {
+          const start = performance.now();
+          const ids = Int32Array.of(state.next);
+          const logits = model.forward(ids, {
+            batch: 1,
+            seq: 1,
+            kvCache: state.cache,
+            logits: 'last',
+          }).logits!;
+          state.next = argmax(logits.data);
+          ms.push(performance.now() - start);
+          tokens.push(state.next);
+        }
+      });
+      return { ms, tokens };
+    }
+    case 'sgemm': {
+      const n = num(command, 'n');
+      const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+      const b = new Float32Array(n * n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+      const out = new Float32Array(n * n);
+      gemm(a, [n, n], b, [n, n], {}, out); // compiles the graph, faults in pages
+      const gflops: number[] = [];
+      for (let r = 0; r < num(command, 'reps'); r++) {
+        const start = performance.now();
+        gemm(a, [n, n], b, [n, n], {}, out);
+        gflops.push((2 * n * n * n) / ((performance.now() - start) / 1000) / 1e9);
+      }
+      return { gflops };
+    }
+    case 'gemm_shapes': {
+      // Same-shape GEMMs as the training step's linear layers (sizes.ts trainGemmShapes).
+      const shapes = command.shapes as {
+        name: string;
+        a: number[];
+        b: number[];
+        transA: boolean;
+        transB: boolean;
+      }[];
+      const gflops: Record<string, number[]> = {};
+      for (const s of shapes) {
+        const a = new Float32Array(s.a[0]! * s.a[1]!).fill(0.01);
+        const b = new Float32Array(s.b[0]! * s.b[1]!).fill(0.02);
+        const m = s.transA ? s.a[1]! : s.a[0]!;
+        const k = s.transA ? s.a[0]! : s.a[1]!;
+        const n = s.transB ? s.b[0]! : s.b[1]!;
+        const out = new Float32Array(m * n);
+        const opts = { transA: s.transA, transB: s.transB };
+        gemm(a, s.a, b, s.b, opts, out);
+        gflops[s.name] = [];
+        for (let r = 0; r < num(command, 'reps'); r++) {
+          const start = performance.now();
+          gemm(a, s.a, b, s.b, opts, out);
+          gflops[s.name]!.push((2 * m * n * k) / ((performance.now() - start) / 1000) / 1e9);
+        }
+      }
+      return { gflops };
+    }
+    case 'status':
+      return memoryStatus();
+    default:
+      throw new Error(`unknown command ${command.cmd}`);
+  }
+}
+
+function reply(body: Reply): void {
+  process.stdout.write(`${REPLY_PREFIX}${JSON.stringify(body)}\n`);
+}
+
+// The code is loaded now: keep the source text its source maps refer to (see profile.ts).
+snapshotSources(fileURLToPath(new URL('../src', import.meta.url)));
+
+const lines = createInterface({ input: process.stdin });
+// One command at a time, in order: the orchestrator waits for each reply anyway.
+let queue: Promise<void> = Promise.resolve();
+lines.on('line', (line) => {
+  queue = queue.then(async () => {
+    const command = JSON.parse(line) as Command;
+    if (command.cmd === 'exit') process.exit(0);
+    try {
+      reply(await handle(command));
+    } catch (error) {
+      reply({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+  });
+});

@@ -1,0 +1,151 @@
+// Model shapes of `rlcp bench` (issue 2 part 6, issue 3 part 7), as Hugging Face config.json objects so
+// both sides read the very same config.json from the model folder rlcp writes.
+
+export type TrainSize = 'small' | 'qwen0.5b-2L';
+export const TRAIN_SIZES: readonly TrainSize[] = ['small', 'qwen0.5b-2L'];
+
+export interface TrainShape {
+  size: TrainSize;
+  config: Record<string, unknown>;
+  batch: number;
+  seq: number;
+  /** Default warm-up and measured steps per configuration. */
+  warmup: number;
+  steps: number;
+}
+
+const COMMON = {
+  architectures: ['Qwen2ForCausalLM'],
+  model_type: 'qwen2',
+  hidden_act: 'silu',
+  rms_norm_eps: 1e-6,
+  initializer_range: 0.02,
+  use_sliding_window: false,
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151643,
+};
+
+/** Qwen2.5-0.5B (the paper's model): 24 layers of these shapes. */
+export const QWEN25_05B = {
+  ...COMMON,
+  vocab_size: 151936,
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  max_position_embeddings: 32768,
+  max_window_layers: 24,
+  rope_theta: 1000000.0,
+  tie_word_embeddings: true,
+};
+
+export const TRAIN_SHAPES: Record<TrainSize, TrainShape> = {
+  small: {
+    size: 'small',
+    config: {
+      ...COMMON,
+      vocab_size: 512,
+      hidden_size: 256,
+      intermediate_size: 704,
+      num_hidden_layers: 4,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 512,
+      rope_theta: 10000.0,
+      tie_word_embeddings: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+    },
+    batch: 8,
+    seq: 128,
+    warmup: 3,
+    steps: 10,
+  },
+  'qwen0.5b-2L': {
+    size: 'qwen0.5b-2L',
+    config: { ...QWEN25_05B, num_hidden_layers: 2, max_window_layers: 2 },
+    batch: 4,
+    seq: 128,
+    warmup: 1,
+    steps: 5,
+  },
+};
+
+/** Multiply-adds ×2 of one training step (forward + backward = 3 × forward), counting GEMMs only. */
+export function trainStepFlops(config: Record<string, unknown>, batch: number, seq: number): number {
+  const n = (key: string) => config[key] as number;
+  const hidden = n('hidden_size');
+  const heads = n('num_attention_heads');
+  const kvHeads = n('num_key_value_heads');
+  const headDim = (config.head_dim as number | undefined) ?? hidden / heads;
+  const layers = n('num_hidden_layers');
+  const tokens = batch * seq;
+  const q = heads * headDim;
+  const kv = kvHeads * headDim;
+  const layerParams = hidden * q + 2 * hidden * kv + q * hidden + 3 * hidden * n('intermediate_size');
+  // Attention as the engine computes it: full T×T score and value GEMMs (masked afterwards).
+  const attention = 2 * 2 * batch * heads * seq * seq * headDim;
+  const forward = layers * (2 * tokens * layerParams + attention);
+  // The loss needs logits only for the B·(T − 1) rows with a target.
+  const lmHead = 2 * batch * (seq - 1) * hidden * n('vocab_size');
+  return 3 * (forward + lmHead);
+}
+
+/** One GEMM of the training step: C[m, n] = op(A) · op(B), A stored [m, k] (or [k, m] with transA). */
+export interface GemmShape {
+  name: string;
+  a: [number, number];
+  b: [number, number];
+  transA: boolean;
+  transB: boolean;
+  flops: number;
+}
+
+/**
+ * The linear layers' GEMMs of one training step in the three orientations autograd runs them:
+ * forward y = x·Wᵀ (transB), input gradient dx = dy·W, weight gradient dW = dyᵀ·x (transA).
+ */
+export function trainGemmShapes(config: Record<string, unknown>, batch: number, seq: number): GemmShape[] {
+  const n = (key: string) => config[key] as number;
+  const hidden = n('hidden_size');
+  const headDim = (config.head_dim as number | undefined) ?? hidden / n('num_attention_heads');
+  const layers: [string, number, number, number][] = [
+    // name, rows, in, out
+    ['q_proj', batch * seq, hidden, n('num_attention_heads') * headDim],
+    ['k_proj', batch * seq, hidden, n('num_key_value_heads') * headDim],
+    ['gate_proj', batch * seq, hidden, n('intermediate_size')],
+    ['down_proj', batch * seq, n('intermediate_size'), hidden],
+    ['lm_head', batch * (seq - 1), hidden, n('vocab_size')],
+  ];
+  const shapes: GemmShape[] = [];
+  for (const [name, rows, inF, outF] of layers) {
+    const flops = 2 * rows * inF * outF;
+    shapes.push({
+      name: `${name} fwd x·Wᵀ`,
+      a: [rows, inF],
+      b: [outF, inF],
+      transA: false,
+      transB: true,
+      flops,
+    });
+    shapes.push({
+      name: `${name} dx = dy·W`,
+      a: [rows, outF],
+      b: [outF, inF],
+      transA: false,
+      transB: false,
+      flops,
+    });
+    shapes.push({
+      name: `${name} dW = dyᵀ·x`,
+      a: [rows, outF],
+      b: [rows, inF],
+      transA: true,
+      transB: false,
+      flops,
+    });
+  }
+  return shapes;
+}

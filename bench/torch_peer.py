@@ -1,0 +1,359 @@
+#!/usr/bin/python3
+"""PyTorch peer of `rlcp bench` (bench/run.ts): the same measurements as bench/rlcp-worker.ts.
+
+Reads one JSON command per stdin line and answers each with one stdout line `@@bench {json}`:
+  info                                       torch version, BLAS library and its core, threads
+  train_init {dir, ids_path, batch, seq, lr, weight_decay, clip}
+  train_step {threads}                       forward + backward + clip_grad_norm_ + AdamW; {ms, loss}
+  infer_init {dir}                           weights parsed by hand from safetensors; {load_s}
+  prefill {threads, ids_path, session, max_new, logits_path?}   fresh KV cache; {ms, token}
+  decode {threads, session, n}               greedy with the KV cache; {ms: [...], tokens: [...]}
+  sgemm {threads, n, reps}                   torch.mm; {gflops: [...]}
+  gemm_shapes {threads, shapes, reps}        torch.mm at the step's GEMM shapes; {gflops: {name: [...]}}
+  status                                     {vmhwm_mb, vmrss_mb}
+  exit
+
+The model is scripts/parity/qwen2_reference.py (plain PyTorch, written from Hugging Face's
+modeling_qwen2.py): its RMSNorm, RoPE, eager attention and SwiGLU MLP for training; for inference the
+same blocks with a preallocated KV cache. Weights come from the model folder rlcp wrote (F32 or BF16
+safetensors, parsed here without the safetensors package), so both sides start from identical weights.
+
+Threads: torch.set_num_threads(n), and openblas_set_num_threads(n) when the BLAS is OpenBLAS (its
+pthread build ignores torch's setting; otherwise "1 thread" would still run GEMMs on every core).
+Run with Debian's torch: /usr/bin/python3.
+"""
+import ctypes
+import json
+import math
+import mmap
+import os
+import re
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts', 'parity'))
+import qwen2_reference as ref  # noqa: E402
+
+REPLY_PREFIX = '@@bench '
+
+
+# ---- environment ----
+
+def mapped_libraries():
+    with open('/proc/self/maps') as f:
+        return sorted(set(re.findall(r'(/\S+\.so[.\d]*)', f.read())))
+
+
+def _openblas():
+    for path in mapped_libraries():
+        if 'openblas' in os.path.basename(path):
+            try:
+                lib = ctypes.CDLL(path)
+                lib.openblas_set_num_threads  # noqa: B018 (probe the symbol)
+                return lib
+            except (OSError, AttributeError):
+                continue
+    return None
+
+
+OPENBLAS = _openblas()
+
+
+def set_threads(n):
+    torch.set_num_threads(n)
+    if OPENBLAS is not None:
+        OPENBLAS.openblas_set_num_threads(n)
+
+
+def blas_info():
+    libs = mapped_libraries()
+    blas = [p for p in libs if re.search(r'blas|mkl|blis|atlas', os.path.basename(p))]
+    info = {'libraries': blas, 'openblas': OPENBLAS is not None}
+    if OPENBLAS is not None:
+        for fn in ('openblas_get_corename', 'openblas_get_config'):
+            f = getattr(OPENBLAS, fn, None)
+            if f is not None:
+                f.restype = ctypes.c_char_p
+                info[fn[len('openblas_get_'):]] = f().decode()
+    # Debian's reference BLAS (libblas3) is the netlib Fortran code: ~1 GFLOP/s.
+    info['reference_blas'] = OPENBLAS is None and any(p.endswith('/blas/libblas.so.3') or
+                                                      '/blas/libblas.so.3.' in p for p in blas)
+    return info
+
+
+def memory_status():
+    with open('/proc/self/status') as f:
+        status = f.read()
+
+    def kb(key):
+        m = re.search(r'^%s:\s+(\d+) kB' % key, status, re.M)
+        return int(m.group(1)) if m else float('nan')
+    return {'vmhwm_mb': kb('VmHWM') / 1024, 'vmrss_mb': kb('VmRSS') / 1024}
+
+
+# ---- weights: safetensors parsed by hand ----
+
+def load_safetensors(path, into):
+    with open(path, 'rb') as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        (n,) = struct.unpack('<Q', mm[:8])
+        header = json.loads(mm[8:8 + n])
+        base = 8 + n
+        for name, info in header.items():
+            if name == '__metadata__':
+                continue
+            begin, end = info['data_offsets']
+            dtype, shape = info['dtype'], info['shape']
+            if dtype == 'F32':
+                arr = np.frombuffer(mm, dtype='<f4', count=(end - begin) // 4, offset=base + begin).copy()
+            elif dtype == 'BF16':
+                raw = np.frombuffer(mm, dtype='<u2', count=(end - begin) // 2, offset=base + begin)
+                arr = (raw.astype(np.uint32) << 16).view(np.float32)
+                del raw
+            elif dtype == 'F16':
+                arr = np.frombuffer(mm, dtype='<f2', count=(end - begin) // 2, offset=base + begin).astype(np.float32)
+            else:
+                raise ValueError('%s: unsupported dtype %s for %s' % (path, dtype, name))
+            into[name] = torch.from_numpy(arr).reshape(shape)
+    finally:
+        mm.close()
+
+
+def load_model_folder(model_dir):
+    with open(os.path.join(model_dir, 'config.json')) as f:
+        cfg = json.load(f)
+    tensors = {}
+    index = os.path.join(model_dir, 'model.safetensors.index.json')
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)['weight_map'].values()))
+    else:
+        files = ['model.safetensors']
+    for name in files:
+        load_safetensors(os.path.join(model_dir, name), tensors)
+    expected = ref.param_shapes(cfg)
+    missing = [n for n in expected if n not in tensors]
+    if missing:
+        raise ValueError('%s: missing tensors %s' % (model_dir, ', '.join(missing[:5])))
+    return cfg, {n: tensors[n] for n in expected}
+
+
+def read_ids(path):
+    with open(path, 'rb') as f:
+        return torch.from_numpy(np.frombuffer(f.read(), dtype='<i4').astype(np.int64))
+
+
+# ---- training: the reference model, loss on the B·(T − 1) rows that have a target ----
+
+class Training:
+    def __init__(self, cmd):
+        cfg, tensors = load_model_folder(cmd['dir'])
+        self.cfg = cfg
+        self.params = {n: t.requires_grad_(True) for n, t in tensors.items()}
+        self.batch, self.seq = cmd['batch'], cmd['seq']
+        self.ids = read_ids(cmd['ids_path']).reshape(self.batch, self.seq)
+        self.clip = cmd['clip']
+        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=cmd['lr'],
+                                           weight_decay=cmd['weight_decay'], betas=(0.9, 0.999), eps=1e-8)
+        position_ids = torch.arange(self.seq).expand(self.batch, self.seq)
+        self.cos, self.sin = ref.rotary_cos_sin(position_ids, ref.head_dim(cfg), cfg['rope_theta'], torch.float32)
+        self.mask = ref.additive_mask(torch.ones(self.batch, self.seq, dtype=torch.int64), torch.float32)
+
+    def loss(self):
+        cfg, params = self.cfg, self.params
+        eps = cfg['rms_norm_eps']
+        h = F.embedding(self.ids, params['model.embed_tokens.weight'])
+        for layer in range(cfg['num_hidden_layers']):
+            p = 'model.layers.%d.' % layer
+            h = h + ref.attention(ref.rms_norm(h, params[p + 'input_layernorm.weight'], eps), params,
+                                  p + 'self_attn.', cfg, self.cos, self.sin, self.mask)
+            h = h + ref.mlp(ref.rms_norm(h, params[p + 'post_attention_layernorm.weight'], eps), params, p + 'mlp.')
+        h = ref.rms_norm(h, params['model.norm.weight'], eps)
+        head = params['model.embed_tokens.weight'] if cfg['tie_word_embeddings'] else params['lm_head.weight']
+        logits = F.linear(h[:, :-1].reshape(-1, h.shape[-1]), head)
+        return F.cross_entropy(logits, self.ids[:, 1:].reshape(-1))
+
+    def step(self):
+        start = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params.values(), self.clip)
+        self.optimizer.step()
+        ms = (time.perf_counter() - start) * 1000
+        return {'ms': ms, 'loss': loss.item()}
+
+
+# ---- inference: the reference blocks with a preallocated KV cache ----
+
+class Inference:
+    def __init__(self, cmd):
+        start = time.perf_counter()
+        cfg, params = load_model_folder(cmd['dir'])
+        self.load_s = time.perf_counter() - start
+        self.cfg, self.params = cfg, params
+        self.head = params['model.embed_tokens.weight'] if cfg['tie_word_embeddings'] else params['lm_head.weight']
+        self.sessions = {}
+
+    def new_cache(self, max_len):
+        cfg = self.cfg
+        shape = (1, cfg['num_key_value_heads'], max_len, ref.head_dim(cfg))
+        return {'k': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])],
+                'v': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])],
+                'length': 0}
+
+    def attention(self, x, p, cache, layer, cos, sin):
+        cfg, params = self.cfg, self.params
+        b, t, _ = x.shape
+        nq, nkv, dh = cfg['num_attention_heads'], cfg['num_key_value_heads'], ref.head_dim(cfg)
+        groups = nq // nkv
+
+        def proj(name, heads):
+            y = F.linear(x, params[p + name + '.weight'], params.get(p + name + '.bias'))
+            return y.view(b, t, heads, dh).transpose(1, 2)
+
+        q, k, v = proj('q_proj', nq), proj('k_proj', nkv), proj('v_proj', nkv)
+        q, k = ref.apply_rotary(q, k, cos, sin)
+        past = cache['length']
+        total = past + t
+        cache['k'][layer][:, :, past:total] = k
+        cache['v'][layer][:, :, past:total] = v
+        keys, values = cache['k'][layer][:, :, :total], cache['v'][layer][:, :, :total]
+        # Grouped-query attention without repeat_kv copies: query head h reads kv head h // groups.
+        qg = q.reshape(b, nkv, groups * t, dh)
+        scores = qg @ keys.transpose(2, 3) / math.sqrt(dh)
+        if t > 1:
+            query_pos = past + torch.arange(t).repeat(groups)
+            scores = scores.masked_fill(torch.arange(total)[None, :] > query_pos[:, None], float('-inf'))
+        out = (torch.softmax(scores, dim=-1) @ values).reshape(b, nq, t, dh)
+        out = out.transpose(1, 2).reshape(b, t, nq * dh)
+        return F.linear(out, params[p + 'o_proj.weight'], params.get(p + 'o_proj.bias'))
+
+    def forward_last(self, ids, cache):
+        """Logits [V] of the last position of ids [1, T], appending to the cache."""
+        cfg, params = self.cfg, self.params
+        eps = cfg['rms_norm_eps']
+        t = ids.shape[1]
+        positions = torch.arange(cache['length'], cache['length'] + t)[None]
+        cos, sin = ref.rotary_cos_sin(positions, ref.head_dim(cfg), cfg['rope_theta'], torch.float32)
+        h = F.embedding(ids, params['model.embed_tokens.weight'])
+        for layer in range(cfg['num_hidden_layers']):
+            p = 'model.layers.%d.' % layer
+            h = h + self.attention(ref.rms_norm(h, params[p + 'input_layernorm.weight'], eps),
+                                   p + 'self_attn.', cache, layer, cos, sin)
+            h = h + ref.mlp(ref.rms_norm(h, params[p + 'post_attention_layernorm.weight'], eps), params, p + 'mlp.')
+        cache['length'] += t
+        last = ref.rms_norm(h[:, -1], params['model.norm.weight'], eps)
+        return F.linear(last, self.head)[0]
+
+    def prefill(self, cmd):
+        ids = read_ids(cmd['ids_path'])[None]
+        cache = self.new_cache(ids.shape[1] + cmd['max_new'])
+        with torch.no_grad():
+            start = time.perf_counter()
+            logits = self.forward_last(ids, cache)
+            token = int(torch.argmax(logits))
+            ms = (time.perf_counter() - start) * 1000
+        if isinstance(cmd.get('logits_path'), str):
+            with open(cmd['logits_path'], 'wb') as f:
+                f.write(logits.numpy().astype('<f4').tobytes())
+        self.sessions[cmd['session']] = {'cache': cache, 'next': token}
+        return {'ms': ms, 'token': token}
+
+    def decode(self, cmd):
+        state = self.sessions[cmd['session']]
+        ms, tokens = [], []
+        with torch.no_grad():
+            for _ in range(cmd['n']):
+                start = time.perf_counter()
+                logits = self.forward_last(torch.tensor([[state['next']]]), state['cache'])
+                state['next'] = int(torch.argmax(logits))
+                ms.append((time.perf_counter() - start) * 1000)
+                tokens.append(state['next'])
+        return {'ms': ms, 'tokens': tokens}
+
+
+def sgemm(cmd):
+    n = cmd['n']
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(n, n, generator=gen) - 0.5, torch.rand(n, n, generator=gen) - 0.5
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)
+    gflops = []
+    for _ in range(cmd['reps']):
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        gflops.append(2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return {'gflops': gflops}
+
+
+def gemm_shapes(cmd):
+    gflops = {}
+    for s in cmd['shapes']:
+        a = torch.full(s['a'], 0.01)
+        b = torch.full(s['b'], 0.02)
+        a_op = a.t() if s['transA'] else a
+        b_op = b.t() if s['transB'] else b
+        m, k, n = a_op.shape[0], a_op.shape[1], b_op.shape[1]
+        out = torch.empty(m, n)
+        torch.mm(a_op, b_op, out=out)
+        gflops[s['name']] = []
+        for _ in range(cmd['reps']):
+            start = time.perf_counter()
+            torch.mm(a_op, b_op, out=out)
+            gflops[s['name']].append(2 * m * n * k / (time.perf_counter() - start) / 1e9)
+        del a, b, a_op, b_op, out
+    return {'gflops': gflops}
+
+
+def main():
+    state = {}
+
+    def handle(cmd):
+        if isinstance(cmd.get('threads'), int):
+            set_threads(cmd['threads'])
+        name = cmd['cmd']
+        if name == 'info':
+            return {'torch': torch.__version__, 'blas': blas_info(), 'threads': torch.get_num_threads(),
+                    'env': {k: v for k, v in os.environ.items() if k.startswith('OPENBLAS')}}
+        if name == 'train_init':
+            state['train'] = Training(cmd)
+            return {'params': sum(p.numel() for p in state['train'].params.values())}
+        if name == 'train_step':
+            return state['train'].step()
+        if name == 'infer_init':
+            state['infer'] = Inference(cmd)
+            return {'load_s': state['infer'].load_s}
+        if name == 'prefill':
+            return state['infer'].prefill(cmd)
+        if name == 'decode':
+            return state['infer'].decode(cmd)
+        if name == 'sgemm':
+            return sgemm(cmd)
+        if name == 'gemm_shapes':
+            return gemm_shapes(cmd)
+        if name == 'status':
+            return memory_status()
+        raise ValueError('unknown command %r' % name)
+
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd['cmd'] == 'exit':
+            break
+        try:
+            reply = handle(cmd)
+        except Exception as error:  # reported to the orchestrator, which stops the benchmark
+            reply = {'error': '%s: %s' % (type(error).__name__, error)}
+        sys.stdout.write(REPLY_PREFIX + json.dumps(reply) + '\n')
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
