@@ -1,9 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog } from '../../src/train/run-dir.ts';
-import { dataFromWorld } from '../../src/unlearn/data.ts';
+import { dataFromFiles, dataFromWorld } from '../../src/unlearn/data.ts';
 import { encodeAnchors, encodeFact, withPlaceholderSubject } from '../../src/unlearn/batching.ts';
 import { metabolize } from '../../src/unlearn/trainer.ts';
 import type { UnlearnConfig } from '../../src/unlearn/config.ts';
@@ -36,99 +36,6 @@ function assertSameWeights(a: Map<string, Float32Array>, b: Map<string, Float32A
   assert.deepEqual([...a.keys()], [...b.keys()]);
   for (const [name, w] of a) assert.deepEqual(b.get(name), w, name);
 }
-
-test('RLCP writes every metric, changes the model, and a run stopped at a checkpoint resumes exactly', () => {
-  const config = tinyConfig();
-  const whole = run('whole', config);
-  assert.equal(whole.stepsRun, 4);
-  const records = new MetricsLog(join(fx.root, 'whole')).read();
-  const evals = records.filter((r) => 'forget_recall_heldout' in r);
-  assert.deepEqual(
-    evals.map((r) => r.step),
-    [0, 2, 4],
-  );
-  const last = evals.at(-1)!;
-  for (const key of [
-    'step',
-    'lambda',
-    'loss_adversary',
-    'loss_probe',
-    'loss_logic_lm',
-    'loss_logic_kl',
-    'loss_retain_lm',
-    'loss_rag_lm',
-    'loss_total',
-    'probe_accuracy',
-    'forget_recall_heldout',
-    'forget_rank_heldout',
-    'retain_recall',
-    'rag_accuracy',
-    'logic_accuracy',
-    'kl',
-    'grad_norm',
-  ]) {
-    assert.equal(typeof last[key], 'number', `${key} missing from ${JSON.stringify(last)}`);
-  }
-  const start = weights(fx.freshModel());
-  const end = weights(whole.model);
-  assert.ok(
-    [...end].some(([k, w]) => w.some((v, i) => v !== start.get(k)![i])),
-    'training should change weights',
-  );
-
-  const stopped = run('stopped', config, { stopAfterStep: 3 });
-  assert.equal(stopped.lastStep, 3);
-  const resumed = run('stopped', config, { resume: true });
-  assert.equal(resumed.stepsRun, 1);
-  assertSameWeights(weights(whole.model), weights(resumed.model));
-  const strip = (rs: Record<string, unknown>[]) => rs.map((r) => JSON.stringify(r));
-  assert.deepEqual(strip(new MetricsLog(join(fx.root, 'stopped')).read()), strip(records));
-});
-
-test('precomputed and per-step reference logits train the same model', () => {
-  const a = run(
-    'ref-pre',
-    tinyConfig({ anchors: { reference: 'precompute' }, eval: { every: 0, atStart: false } }),
-  );
-  const b = run(
-    'ref-step',
-    tinyConfig({ anchors: { reference: 'per-step' }, eval: { every: 0, atStart: false } }),
-  );
-  assert.equal(a.referenceMode, 'precompute');
-  assert.equal(b.referenceMode, 'per-step');
-  const wa = weights(a.model);
-  for (const [name, w] of weights(b.model)) {
-    const other = wa.get(name)!;
-    let diff = 0;
-    for (let i = 0; i < w.length; i++) diff = Math.max(diff, Math.abs(w[i]! - other[i]!));
-    assert.ok(diff < 1e-5, `${name}: ${diff}`);
-  }
-});
-
-test('a layer range trains only those layers; LoRA leaves the base tensors alone and resumes exactly', () => {
-  const layered = run(
-    'layers',
-    tinyConfig({ params: { mode: 'layers', layers: [1, 1] }, eval: { every: 0, atStart: false } }),
-  );
-  const start = weights(fx.freshModel());
-  for (const [name, w] of weights(layered.model)) {
-    const changed = w.some((v, i) => v !== start.get(name)![i]);
-    assert.equal(changed, name.startsWith('model.layers.1.'), name);
-  }
-  const loraConfig = tinyConfig({
-    params: { mode: 'lora', loraRank: 2, layers: [1, 2] },
-    eval: { every: 0, atStart: false },
-  });
-  const whole = run('lora', loraConfig);
-  for (const [name, w] of weights(whole.model)) {
-    const changed = w.some((v, i) => v !== start.get(name)![i]);
-    const adapted = /^model\.layers\.[12]\.(self_attn|mlp)\.[a-z_]+_proj\.weight$/.test(name);
-    assert.equal(changed, adapted, name);
-  }
-  run('lora-stopped', loraConfig, { stopAfterStep: 2 });
-  const resumed = run('lora-stopped', loraConfig, { resume: true });
-  assertSameWeights(weights(whole.model), weights(resumed.model));
-});
 
 test('baselines: Just-RAG trains nothing; GA and NPO lower the forget answers, unlikelihood runs', () => {
   const rag = run('rag', tinyConfig({ method: 'rag' }));
@@ -235,4 +142,38 @@ test('the generic-answer target replaces the subject with the placeholder and tr
     .read()
     .filter((r) => typeof r.loss_generic === 'number');
   assert.equal(logged.length, config.steps);
+});
+
+test('fact-set files drive the same trainer (forget / retain / logic files, reading records built from statements)', () => {
+  const forget = join(fx.root, 'forget.jsonl');
+  const retain = join(fx.root, 'retain.jsonl');
+  const logic = join(fx.root, 'logic.jsonl');
+  const lines = (items: unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + '\n';
+  writeFileSync(forget, lines(fx.world.facts.filter((f) => f.split === 'forget')));
+  writeFileSync(retain, lines(fx.world.facts.filter((f) => f.split === 'retain')));
+  writeFileSync(
+    logic,
+    lines(fx.world.logicTrain.map((r) => ({ prompt: r.prompt, completion: r.completion }))),
+  );
+  const config = tinyConfig({ eval: { logicLimit: 0, klItems: 0 } });
+  const data = dataFromFiles({ forget, retain, logic }, { ragVariants: 1, ragCounterfactual: 0.5, seed: 0 });
+  assert.equal(data.forgetTrain.length, fx.world.forgetTrain.length);
+  assert.equal(data.forgetHeldout.length, fx.world.forgetHeldout.length);
+  assert.ok(data.ragRetain.length > 0 && data.ragForget.length > 0 && data.ragEval.some((r) => r.forget));
+  const result = metabolize({
+    model: fx.freshModel(),
+    tokenizer: fx.tokenizer,
+    data,
+    config,
+    runDir: join(fx.root, 'files'),
+    progress: false,
+  });
+  assert.equal(result.stepsRun, config.steps);
+  assert.equal(typeof result.lastEval!.forget_rank_heldout, 'number');
+  assert.equal(typeof result.lastEval!.rag_accuracy, 'number');
+  assert.throws(
+    () =>
+      dataFromFiles({ forget, retain: forget, logic }, { ragVariants: 1, ragCounterfactual: 0.5, seed: 0 }),
+    /is also in/,
+  );
 });
