@@ -377,6 +377,11 @@ export async function runDemo(
   if (options.baselines.includes('rag')) {
     notes.push('Just-RAG trains nothing: its row is the base model’s evaluation (same weights).');
   }
+  if (baseMetrics.forget_p_above_chance >= 0.05) {
+    notes.push(
+      `The base model does not recall the forget facts above chance (held-out ${(100 * baseMetrics.forget_heldout).toFixed(1)}%, p = ${baseMetrics.forget_p_above_chance.toFixed(3)}): there is nothing to unlearn, so this run exercises the pipeline and its numbers say nothing about forgetting.`,
+    );
+  }
   const computed = targets({
     base: baseMetrics,
     rlcp: rlcpMetrics,

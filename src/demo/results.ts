@@ -91,11 +91,14 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
  * recall). `probe_accuracy` is the in-training adversarial probe's; before the first step there is none,
  * so step 0 gets `initialProbeAccuracy` (the caller says what it is, in the notes). Losses are the record's
  * `loss_*` terms (averaged since the previous record) plus `eval_kl`, KL(reference ‖ model) on logic items.
+ * `collapse` is null when recall never fell, and also when the first evaluation did not recall the forget
+ * facts significantly above chance (there was nothing to collapse).
  */
 export function trainingCurve(
   records: readonly Record<string, unknown>[],
   probeLayers: readonly number[],
   initialProbeAccuracy: number,
+  alpha = 0.05,
 ): TrainingCurve {
   const byStep = new Map<number, Record<string, unknown>>();
   for (const r of records) {
@@ -121,11 +124,15 @@ export function trainingCurve(
     };
   });
   const phase = findPhaseTransition(evals);
+  // A fall from a recall that was never above chance is noise, not a collapse: require the first
+  // evaluation to recall the forget facts significantly above chance (its one-sided binomial p < alpha).
+  const first = evals[0]!.forget_heldout_p_above_chance;
+  const knewThem = !finite(first) || first < alpha;
   return {
     probe_layers: [...probeLayers],
     steps,
     collapse:
-      phase.transition && phase.step !== null
+      phase.transition && phase.step !== null && knewThem
         ? { step: phase.step, lambda: phase.lambda ?? 0, width_steps: Math.max(0, phase.width ?? 0) }
         : null,
   };

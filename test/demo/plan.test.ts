@@ -110,6 +110,10 @@ test('training curve: evaluation records only, losses named, step 0 probe filled
   assert.deepEqual(curve.probe_layers, [3, 4]);
   const flat = trainingCurve([evalRecord(0, 0.5), evalRecord(10, 0.5)], [1], 0);
   assert.equal(flat.collapse, null);
+  const atChance = records.map((r) => ({ ...r, forget_heldout_p_above_chance: 0.4 }));
+  assert.equal(trainingCurve(atChance, [3, 4], 0).collapse, null, 'a base at chance has nothing to collapse');
+  const known = records.map((r) => ({ ...r, forget_heldout_p_above_chance: 1e-9 }));
+  assert.equal(trainingCurve(known, [3, 4], 0).collapse?.step, 20);
 });
 
 const metrics = (v: number): MethodMetrics => ({
