@@ -133,7 +133,12 @@ export function trainingCurve(
     steps,
     collapse:
       phase.transition && phase.step !== null && knewThem
-        ? { step: phase.step, lambda: phase.lambda ?? 0, width_steps: Math.max(0, phase.width ?? 0) }
+        ? {
+            step: phase.step,
+            lambda: phase.lambda ?? 0,
+            // Interpolated; one decimal is all the evaluation spacing supports.
+            width_steps: Math.round(10 * Math.max(0, phase.width ?? 0)) / 10,
+          }
         : null,
   };
 }
