@@ -80,6 +80,20 @@ export interface UnlearnConfig {
     generic: number;
     /** The subject placeholder: a token of the vocabulary (e.g. "<unk>") or a word. */
     genericSubject: string;
+    /**
+     * The generic target q: "placeholder" (the reference with the subject replaced, above), or "random": a
+     * fixed random distribution over the relation's candidates per forget fact, softmax(z), z ~ N(0, σ²),
+     * on the first answer token (a soft random relabelling whose order is independent of the truth).
+     */
+    genericTarget: 'placeholder' | 'random';
+    /** σ of the random target's logits. */
+    genericSpread: number;
+    /**
+     * Add each forget fact's statement prefix ("Velora is a city in" → " Marvania") to the fact stream, and
+     * the retain facts' of the same relation to the probe data: one more phrasing of the fact, from
+     * training data.
+     */
+    statements: boolean;
     /** Weight of the GA / GradDiff / NPO forget loss. */
     forgetWeight: number;
     /** NPO's inverse temperature β. */
@@ -169,6 +183,9 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     unlikelihood: 0,
     generic: 0,
     genericSubject: '<unk>',
+    genericTarget: 'placeholder',
+    genericSpread: 1,
+    statements: false,
     forgetWeight: 1,
     npoBeta: 0.1,
   },
@@ -325,6 +342,9 @@ const SCHEMA: Schema = {
       if (typeof v !== 'string' || v.length === 0)
         fail(where, `must be a non-empty string, got ${JSON.stringify(v)}`);
     },
+    genericTarget: oneOf(['placeholder', 'random']),
+    genericSpread: num(0),
+    statements: bool,
     forgetWeight: num(0),
     npoBeta: num(Number.MIN_VALUE),
   },

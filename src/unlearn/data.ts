@@ -64,6 +64,9 @@ export interface UnlearnData {
   /** Reading records whose context states a forget fact (truthfully or counterfactually). */
   ragForget: AnchorRecord[];
   ragEval: RagEvalItem[];
+  /** Statement prompts of the forget facts and of the retain facts of the forget relation(s). */
+  forgetStatements: FactExample[];
+  retainStatements: FactExample[];
   /** Relations of the forget facts (each gets its own probes). */
   forgetRelations: string[];
   /** Candidate answers of each forget relation: the probe's classes. */
@@ -101,6 +104,33 @@ function examplesOfFacts(facts: readonly Fact[], split: 'train' | 'heldout'): Fa
         forget: fact.split === 'forget',
       })),
   );
+}
+
+/**
+ * A fact's statement cut before its object, as a prompt: "Velora is a city in" → answer "Velora"'s object.
+ * Null when the object is not in the statement after the subject.
+ */
+export function statementExample(fact: Fact): FactExample | null {
+  const at = fact.statement.lastIndexOf(fact.object);
+  if (at <= 0 || fact.statement.indexOf(fact.subject) >= at) return null;
+  const prompt = fact.statement.slice(0, at).trimEnd();
+  if (prompt.length === 0) return null;
+  return {
+    id: `${fact.id}@statement`,
+    prompt,
+    answer: fact.object,
+    candidates: fact.candidates,
+    relation: fact.relation,
+    subject: fact.subject,
+    factId: fact.id,
+    templateSplit: 'train',
+    forget: fact.split === 'forget',
+  };
+}
+
+/** Statement prompts of the facts (those whose statement ends with the object). */
+export function statementExamples(facts: readonly Fact[]): FactExample[] {
+  return facts.map(statementExample).filter((e): e is FactExample => e !== null);
 }
 
 function classesOf(examples: readonly FactExample[]): {
@@ -202,6 +232,10 @@ export function dataFromWorld(
       forget: r.forget,
       counterfactual: r.counterfactual,
     })),
+    forgetStatements: statementExamples(forgetFacts),
+    retainStatements: statementExamples(
+      world.facts.filter((f) => f.split === 'retain' && relationSet.has(f.relation)),
+    ),
     forgetRelations: relations,
     classes,
     description: { world: world.dir },
@@ -290,6 +324,12 @@ export function dataFromFiles(
     ragRetain,
     ragForget,
     ragEval,
+    forgetStatements: statementExamples(forgetFacts),
+    retainStatements: statementExamples(
+      retainFacts.filter(
+        (f) => relationSet.has(f.relation) && sameList(f.candidates, classes.get(f.relation)!),
+      ),
+    ),
     forgetRelations: relations,
     classes,
     description: { ...files },

@@ -33,6 +33,7 @@ import type { UnlearnData } from './data.ts';
 import { evalSets, evaluateDuringTraining, prepareKlProbe, type EvalTokenizer } from './evaluate.ts';
 import { gradientAscentLoss, npoLoss, sequenceLogProbs, unlikelihoodLoss } from './losses.ts';
 import { LoraAdapters } from './lora.ts';
+import { Rng } from '../tensor/random.ts';
 import { adversaryLoss, ProbeSet } from './probes.ts';
 
 export type UnlearnTokenizer = EvalTokenizer &
@@ -172,10 +173,16 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
 
   // ---- data ----
   const maxLength = config.maxLength;
-  const encodedForget: EncodedFact[] = data.forgetTrain.map((e) =>
+  const forgetExamples = config.fact.statements
+    ? [...data.forgetTrain, ...data.forgetStatements]
+    : data.forgetTrain;
+  const probeExamples = config.fact.statements
+    ? [...data.probeRetain, ...data.retainStatements]
+    : data.probeRetain;
+  const encodedForget: EncodedFact[] = forgetExamples.map((e) =>
     encodeFact(tokenizer, e, data.classes.get(e.relation)!, maxLength),
   );
-  const encodedProbe: EncodedFact[] = data.probeRetain.map((e) =>
+  const encodedProbe: EncodedFact[] = probeExamples.map((e) =>
     encodeFact(tokenizer, e, data.classes.get(e.relation)!, maxLength),
   );
   const encoded: Record<'logic' | 'retain' | 'ragRetain' | 'ragForget', EncodedExample[]> = {
@@ -340,12 +347,13 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   }
 
   // Generic-answer targets: the reference's answer distribution with the subject replaced by a placeholder.
-  let genericTargets: Float32Array[] | null = null;
-  if (training && useGeneric) {
+  // Per forget example: target logits for its answer rows, and which rows the term covers.
+  let genericTargets: { logits: Float32Array; rows: Uint8Array }[] | null = null;
+  if (training && useGeneric && config.fact.genericTarget === 'placeholder') {
     const placeholder = placeholderIds(tokenizer, config.fact.genericSubject);
-    const generic = encodedForget.map((f) => withPlaceholderSubject(f, placeholder));
     genericTargets = noGrad(() =>
-      generic.map((g) => {
+      encodedForget.map((f) => {
+        const g = withPlaceholderSubject(f, placeholder);
         const b = forgetRows(collateRows([g], tokenizer.padTokenId), tokenizer.eosTokenId);
         const out = reference.forward(b.ids, {
           batch: 1,
@@ -353,9 +361,11 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           attentionMask: b.attentionMask,
           logits: b.rows,
         });
-        return Float32Array.from(out.logits!.data);
+        return { logits: Float32Array.from(out.logits!.data), rows: new Uint8Array(b.rows.length).fill(1) };
       }),
     );
+  } else if (training && useGeneric) {
+    genericTargets = randomTargets(encodedForget, tokenizer, V, config);
   }
 
   // ---- evaluation ----
@@ -530,8 +540,10 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           terms.push(scale(ul, config.fact.unlikelihood));
         }
         if (useGeneric) {
-          const target = Tensor.from(concatArrays(picked.map((i) => genericTargets![i]!)), logits.shape);
-          const generic = klDiv(target, logits);
+          const chosen = picked.map((i) => genericTargets![i]!);
+          const target = Tensor.from(concatArrays(chosen.map((t) => t.logits)), logits.shape);
+          const mask = Uint8Array.from(chosen.flatMap((t) => [...t.rows]));
+          const generic = klDiv(target, logits, mask);
           addMetric('loss_generic', generic.item());
           terms.push(scale(generic, config.fact.generic));
         }
@@ -677,6 +689,38 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     secondsPerStep: stepsRun > 0 ? elapsed / stepsRun : 0,
     referenceMode,
   };
+}
+
+/**
+ * Random generic targets: per forget fact a fixed z ~ N(0, σ²) over the relation's candidates (seeded by
+ * the run seed and the fact id), as logits over the vocabulary on the first answer row (other tokens
+ * −1e9, so the target puts all mass on the candidates); later answer rows are left out.
+ */
+export function randomTargets(
+  facts: readonly EncodedFact[],
+  tokenizer: UnlearnTokenizer,
+  V: number,
+  config: UnlearnConfig,
+): { logits: Float32Array; rows: Uint8Array }[] {
+  return facts.map((f) => {
+    const firstIds = f.example.candidates.map(
+      (c) => tokenizer.encode(` ${c}`, { addSpecialTokens: false })[0]!,
+    );
+    if (new Set(firstIds).size !== firstIds.length) {
+      throw new Error(
+        `fact.genericTarget "random" needs candidates with distinct first tokens; "${f.example.relation}" has shared ones`,
+      );
+    }
+    const rng = new Rng(streamSeed(config.seed, `random-target:${f.example.factId}`) >>> 0);
+    let rows = 0;
+    for (let t = f.promptLength; t < f.encoded.ids.length; t++)
+      if (f.encoded.ids[t] !== tokenizer.eosTokenId) rows++;
+    const logits = new Float32Array(rows * V).fill(-1e9);
+    firstIds.forEach((id) => (logits[id] = config.fact.genericSpread * rng.normal()));
+    const mask = new Uint8Array(rows);
+    mask[0] = 1;
+    return { logits, rows: mask };
+  });
 }
 
 /** Token ids standing in for a subject: one vocabulary token if `text` is one, else its encoding. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MetricsLog } from '../../src/train/run-dir.ts';
 import { dataFromFiles, dataFromWorld } from '../../src/unlearn/data.ts';
 import { encodeAnchors, encodeFact, withPlaceholderSubject } from '../../src/unlearn/batching.ts';
-import { metabolize } from '../../src/unlearn/trainer.ts';
+import { metabolize, randomTargets } from '../../src/unlearn/trainer.ts';
 import type { UnlearnConfig } from '../../src/unlearn/config.ts';
 import { tinyConfig, tinyFixture, weights } from './helpers.ts';
 
@@ -176,4 +176,42 @@ test('fact-set files drive the same trainer (forget / retain / logic files, read
       dataFromFiles({ forget, retain: forget, logic }, { ragVariants: 1, ragCounterfactual: 0.5, seed: 0 }),
     /is also in/,
   );
+});
+
+test('statement prompts and random generic targets', () => {
+  const config = tinyConfig({ fact: { statements: true, genericTarget: 'random', generic: 1 } });
+  const data = dataFor(config);
+  const forgetFacts = fx.world.facts.filter((f) => f.split === 'forget');
+  assert.equal(data.forgetStatements.length, forgetFacts.length);
+  const s = data.forgetStatements[0]!;
+  const fact = forgetFacts.find((f) => f.id === s.factId)!;
+  assert.equal(`${s.prompt} ${s.answer}.`, fact.statement);
+  assert.ok(data.retainStatements.every((e) => !e.forget && e.relation === fact.relation));
+
+  const classes = data.classes.get(fact.relation)!;
+  const encoded = [...data.forgetTrain, ...data.forgetStatements].map((e) =>
+    encodeFact(fx.tokenizer, e, classes, 256),
+  );
+  const V = fx.freshModel().config.vocabSize;
+  const targets = randomTargets(encoded, fx.tokenizer, V, config);
+  const candidateIds = new Set(
+    classes.map((c) => fx.tokenizer.encode(` ${c}`, { addSpecialTokens: false })[0]!),
+  );
+  const firstRow = (i: number) => targets[i]!.logits.subarray(0, V);
+  for (let i = 0; i < encoded.length; i++) {
+    assert.equal(targets[i]!.rows[0], 1);
+    firstRow(i).forEach((v, id) => assert.equal(v > -1e8, candidateIds.has(id)));
+    for (let j = 0; j < encoded.length; j++) {
+      const same = encoded[i]!.example.factId === encoded[j]!.example.factId;
+      assert.equal(
+        firstRow(i).every((v, k) => v === firstRow(j)[k]),
+        same,
+      );
+    }
+  }
+  run('random-target', config);
+  const logged = new MetricsLog(join(fx.root, 'random-target'))
+    .read()
+    .filter((r) => typeof r.loss_generic === 'number');
+  assert.equal(logged.length, config.steps);
 });
