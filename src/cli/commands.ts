@@ -8,6 +8,7 @@ import './commands/unlearn.ts';
 import './commands/report.ts';
 import './commands/memory.ts';
 import './commands/train.ts';
+import './commands/demo.ts';
 
 registerCommand('version', async () => ({
   summary: 'print the rlcp version',
