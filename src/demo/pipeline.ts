@@ -171,7 +171,13 @@ export async function runDemo(
   const oracleDir = resolve(options.oracle);
   checkFolder(modelDir, 'The base model', '--model');
   checkFolder(worldDir, 'The world', '--world');
-  checkFolder(oracleDir, 'The oracle model', '--oracle');
+  // The oracle is the relearning attack's reference; without one the demo still runs and says so.
+  const hasOracle = existsSync(oracleDir);
+  if (!hasOracle) {
+    notes.push(
+      `No oracle model at ${oracleDir} (pretrain one with \`rlcp pretrain --oracle\`): the relearning attack runs on RLCP and the base model only.`,
+    );
+  }
 
   const runDir = createTimestampedDir(resolve(options.outRoot), createdAt);
   log(
@@ -188,7 +194,7 @@ export async function runDemo(
     mode: plan.mode,
     model: modelDir,
     world: worldDir,
-    oracle: oracleDir,
+    oracle: hasOracle ? oracleDir : null,
     rlcp_config_file: options.config,
     stages: plan.stages,
     total_budget_seconds: plan.totalBudget,
@@ -210,7 +216,7 @@ export async function runDemo(
   const tokenizer = await loadTokenizer(tokenizerDir);
   const world: World = loadWorld(worldDir);
   const base = loadModel(modelDir, tokenizer, 'base model');
-  const oracle = loadModel(oracleDir, tokenizer, 'oracle model');
+  const oracle = hasOracle ? loadModel(oracleDir, tokenizer, 'oracle model') : null;
   const L = base.config.numHiddenLayers;
   const suites = factSuitesFromWorld(world);
   const evalBatch = 32;
@@ -345,7 +351,7 @@ export async function runDemo(
   const curves: RelearnCurve[] = [
     relearnAttack(rlcpRun.model, tokenizer, split, plan.relearn, 'rlcp'),
     relearnAttack(base, tokenizer, split, plan.relearn, 'base'),
-    relearnAttack(oracle, tokenizer, split, plan.relearn, 'oracle'),
+    ...(oracle ? [relearnAttack(oracle, tokenizer, split, plan.relearn, 'oracle')] : []),
   ];
   items.push({
     method: 'relearn',

@@ -110,7 +110,7 @@ test('a second run writes a new folder, leaves the first untouched, and repeats 
 test('wrong invocations name the problem', async () => {
   const unknown = await cli('--modle', 'x');
   assert.equal(unknown.code, 1);
-  const missing = await cli(...tinyArgs.map((a) => (a === fx.oracleDir ? join(fx.root, 'nope') : a)));
+  const missing = await cli(...tinyArgs.map((a) => (a === fx.modelDir ? join(fx.root, 'nope') : a)));
   assert.equal(missing.code, 1);
   assert.equal(readdirSync(fx.outRoot).length, 2, 'a refused run writes no folder');
   const badBaseline = await cli('--baselines', 'ga,dpo');

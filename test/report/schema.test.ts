@@ -94,8 +94,10 @@ test('cross-field rules: required methods, curves, order, lengths, duplicates', 
     /relearning\.curves\[0\]\.accuracy: has 5 values but relearning\.steps has 6/,
   );
   assert.match(
-    problemsAfter((r) => r.relearning.curves.splice(2, 1)),
-    /relearning\.curves: needs a curve with id "oracle"/,
+    problemsAfter(
+      (r) => (r.relearning.curves = r.relearning.curves.filter((c: { id: string }) => c.id !== 'base')),
+    ),
+    /relearning\.curves: needs a curve with id "base"/,
   );
   assert.match(
     problemsAfter((r) => (r.item_files[0].path = '../../etc/passwd.jsonl')),
