@@ -499,7 +499,7 @@ async function benchInference(
       if (k === 0 && chunks > 1) {
         bar.finish();
         active = prune(active, decodeMs, 'decode');
-        bar = new ProgressBar({ label: 'decode', total: (chunks - 1) * active.length, unit: 'call' });
+        bar = new ProgressBar({ label: 'decode', total: (chunks - 1) * active.length, unit: 'tok' });
       }
     }
     bar.finish();
