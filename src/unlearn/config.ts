@@ -50,8 +50,13 @@ export interface UnlearnConfig {
     batchSize: number;
     /** Hidden-state indices (0 = embeddings … L = final-norm output) or "deep-third" (⌊2L/3⌋ … L). */
     layers: number[] | 'deep-third';
-    /** Probe input: the last prompt token, or the mean over the subject's tokens. */
-    position: 'last' | 'subject';
+    /**
+     * Probe input: the last prompt token (which predicts the answer), the mean over the subject's tokens
+     * (where a subject's attributes are written, whatever the question around it), both (a probe each), or
+     * "span": every prompt position from the subject's first token to the last (one probe per layer over all
+     * of them, so no position after the subject may carry the answer).
+     */
+    position: 'last' | 'subject' | 'both' | 'span';
     /** One probe per layer, or one probe on the mean of the layers' hidden states. */
     probe: 'per-layer' | 'mean';
     objective: AdversaryObjective;
@@ -324,7 +329,7 @@ const SCHEMA: Schema = {
   fact: {
     batchSize: int(1),
     layers: hiddenLayers,
-    position: oneOf(['last', 'subject']),
+    position: oneOf(['last', 'subject', 'both', 'span']),
     probe: oneOf(['per-layer', 'mean']),
     objective: oneOf(OBJECTIVES),
     lambda: num(0),

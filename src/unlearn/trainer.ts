@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ProgressBar } from '../cli/progress.ts';
 import { Qwen2ForCausalLM, tokenRows } from '../nn/qwen2.ts';
 import { Tensor, noGrad } from '../tensor/tensor.ts';
-import { add, crossEntropy, klDiv, matmul, reshape, scale } from '../tensor/ops.ts';
+import { add, crossEntropy, gatherRows, klDiv, matmul, reshape, scale } from '../tensor/ops.ts';
 import {
   adamw,
   chain,
@@ -212,7 +212,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   };
 
   // ---- probes ----
-  const probeCount = config.fact.probe === 'mean' ? 1 : layers.length;
+  const probeCount =
+    (config.fact.probe === 'mean' ? 1 : layers.length) * (config.fact.position === 'both' ? 2 : 1);
   const probeSets = new Map<string, ProbeSet>();
   for (const relation of data.forgetRelations) {
     probeSets.set(
@@ -490,24 +491,26 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           probeBatch.length > 0
             ? noGrad(() => probeFeatures(m, probeBatch, layers, config, tokenizer.padTokenId, maxLayer, L))
             : null;
-        const forgetFeatures = pooledFeatures(hidden, facts, batch.seq, layers, config);
+        const forget = pooledFeatures(hidden, facts, batch.seq, layers, config);
         let accSum = 0;
         let probeLossSum = 0;
         let advSum = 0;
         for (const [relation, set] of probeSets) {
-          const idx = facts.map((f, i) => (f.example.relation === relation ? i : -1)).filter((i) => i >= 0);
+          const idx = [...forget.owner]
+            .map((b, r) => (facts[b]!.example.relation === relation ? r : -1))
+            .filter((r) => r >= 0);
           if (idx.length === 0) continue;
-          const labels = Int32Array.from(idx.map((i) => facts[i]!.label));
-          const own = forgetFeatures.map((h) =>
-            idx.length === facts.length
-              ? h
-              : tokenRows(reshape(h, [1, facts.length, D]), Int32Array.from(idx)),
+          const labels = Int32Array.from(idx.map((r) => facts[forget.owner[r]!]!.label));
+          const own = forget.features.map((h) =>
+            idx.length === forget.owner.length ? h : gatherRows(h, Int32Array.from(idx)),
           );
           const ownData = own.map((h) => Float32Array.from(h.data));
           accSum += set.accuracy(ownData, labels);
           // Probe training data: this step's forget rows (unless probeData = retain) and retain entities.
           const ridx = retainFeatures
-            ? probeBatch.map((f, i) => (f.example.relation === relation ? i : -1)).filter((i) => i >= 0)
+            ? [...retainFeatures.owner]
+                .map((b, r) => (probeBatch[b]!.example.relation === relation ? r : -1))
+                .filter((r) => r >= 0)
             : [];
           const feats: Float32Array[] = [];
           const trainLabels: number[] = [];
@@ -515,11 +518,11 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           for (let p = 0; p < own.length; p++) {
             const parts: Float32Array[] = [];
             if (withForget) parts.push(ownData[p]!);
-            if (ridx.length > 0) parts.push(selectRows(retainFeatures![p]!, ridx, D));
+            if (ridx.length > 0) parts.push(selectRows(retainFeatures!.features[p]!, ridx, D));
             feats.push(concatArrays(parts));
           }
           if (withForget) trainLabels.push(...labels);
-          for (const i of ridx) trainLabels.push(probeBatch[i]!.label);
+          for (const r of ridx) trainLabels.push(probeBatch[retainFeatures!.owner[r]!]!.label);
           if (trainLabels.length > 0) {
             for (let k = 0; k < config.fact.probeStepsPerStep; k++)
               probeLossSum += set.train(feats, Int32Array.from(trainLabels)) / config.fact.probeStepsPerStep;
@@ -753,19 +756,39 @@ function forgetRows(batch: RowBatch, eos: number): RowBatch {
   };
 }
 
-/** The probe's input per probe: [n, D] tensors (on the tape when `hidden` is). */
+/**
+ * The probes' inputs: per probe a [rows, D] tensor (on the tape when `hidden` is), and for each row the
+ * index of its example. One row per example for "last", "subject" and "both" (whose second half of the
+ * probes reads the subject); for "span" one row per prompt position from the subject's first token to the
+ * last prompt token.
+ */
 function pooledFeatures(
   hidden: readonly Tensor[],
   facts: readonly EncodedFact[],
   seq: number,
   layers: readonly number[],
   config: UnlearnConfig,
-): Tensor[] {
+): { features: Tensor[]; owner: Int32Array } {
   const n = facts.length;
-  const pool = (h: Tensor): Tensor => {
-    if (config.fact.position === 'last') {
-      return tokenRows(h, Int32Array.from(facts.map((f, b) => b * seq + f.promptLength - 1)));
-    }
+  const position = config.fact.position;
+  let rows: Int32Array | null = null;
+  let owner = Int32Array.from(facts, (_, b) => b);
+  if (position === 'last' || position === 'both') {
+    rows = Int32Array.from(facts.map((f, b) => b * seq + f.promptLength - 1));
+  }
+  if (position === 'span') {
+    const r: number[] = [];
+    const o: number[] = [];
+    facts.forEach((f, b) => {
+      for (let t = f.subjectPositions[0]!; t < f.promptLength; t++) {
+        r.push(b * seq + t);
+        o.push(b);
+      }
+    });
+    rows = Int32Array.from(r);
+    owner = Int32Array.from(o);
+  }
+  const subjectMean = (h: Tensor): Tensor => {
     const m = new Float32Array(n * n * seq);
     facts.forEach((f, b) => {
       for (const p of f.subjectPositions) m[b * n * seq + b * seq + p] = 1 / f.subjectPositions.length;
@@ -773,14 +796,20 @@ function pooledFeatures(
     const [, , d] = h.shape as [number, number, number];
     return matmul(Tensor.from(m, [n, n * seq]), reshape(h, [n * seq, d]));
   };
-  const perLayer = layers.map((l) => pool(hidden[l]!));
-  if (config.fact.probe === 'per-layer') return perLayer;
-  return [
-    scale(
-      perLayer.reduce((a, b) => add(a, b)),
-      1 / perLayer.length,
-    ),
-  ];
+  const group = (perLayer: Tensor[]): Tensor[] =>
+    config.fact.probe === 'per-layer'
+      ? perLayer
+      : [
+          scale(
+            perLayer.reduce((a, b) => add(a, b)),
+            1 / perLayer.length,
+          ),
+        ];
+  const features: Tensor[] = [];
+  if (rows) features.push(...group(layers.map((l) => tokenRows(hidden[l]!, rows))));
+  if (position === 'subject' || position === 'both')
+    features.push(...group(layers.map((l) => subjectMean(hidden[l]!))));
+  return { features, owner };
 }
 
 /** Probe features of retain-entity prompts (no gradient): per probe, [n, D] values. */
@@ -792,7 +821,7 @@ function probeFeatures(
   padId: number,
   maxLayer: number,
   L: number,
-): Float32Array[] {
+): { features: Float32Array[]; owner: Int32Array } {
   const batch = collateRows(
     facts.map((f) => f.encoded),
     padId,
@@ -805,9 +834,8 @@ function probeFeatures(
       ? { untilHiddenState: maxLayer }
       : { outputHiddenStates: true, logits: 'none' as const }),
   });
-  return pooledFeatures(out.hiddenStates!, facts, batch.seq, layers, config).map((t) =>
-    Float32Array.from(t.data),
-  );
+  const pooled = pooledFeatures(out.hiddenStates!, facts, batch.seq, layers, config);
+  return { features: pooled.features.map((t) => Float32Array.from(t.data)), owner: pooled.owner };
 }
 
 function selectRows(data: Float32Array, rows: readonly number[], d: number): Float32Array {

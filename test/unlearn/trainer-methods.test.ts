@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog } from '../../src/train/run-dir.ts';
+import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { dataFromFiles, dataFromWorld } from '../../src/unlearn/data.ts';
 import { encodeAnchors, encodeFact, withPlaceholderSubject } from '../../src/unlearn/batching.ts';
 import { metabolize, randomTargets } from '../../src/unlearn/trainer.ts';
@@ -215,3 +216,27 @@ test('statement prompts and random generic targets', () => {
     .filter((r) => typeof r.loss_generic === 'number');
   assert.equal(logged.length, config.steps);
 });
+
+test('every probe position and the mean-probe mode train, and the probe count follows them', () => {
+  for (const [position, probe] of [
+    ['subject', 'per-layer'],
+    ['both', 'mean'],
+    ['span', 'per-layer'],
+  ] as const) {
+    const config = tinyConfig({ steps: 2, fact: { position, probe }, eval: { every: 0, atStart: false } });
+    const name = `position-${position}-${probe}`;
+    run(name, config);
+    const records = new MetricsLog(join(fx.root, name)).read();
+    assert.ok(
+      records.every((r) => typeof r.probe_accuracy === 'number' && typeof r.loss_adversary === 'number'),
+    );
+    const probes = readCheckpointProbeNames(join(fx.root, name));
+    const perPosition = probe === 'mean' ? 1 : 2; // layers [2, 3] of the 3-layer model
+    assert.equal(probes, perPosition * (position === 'both' ? 2 : 1), name);
+  }
+});
+
+function readCheckpointProbeNames(runDir: string): number {
+  const tensors = loadCheckpoint(runDir).tensors;
+  return [...tensors.keys()].filter((k) => k.startsWith('probe.') && k.endsWith('.weight')).length;
+}
