@@ -48,8 +48,11 @@ export interface UnlearnConfig {
   /** The fact stream: forget prompts, probes and the adversary, and the baselines' forget losses. */
   fact: {
     batchSize: number;
-    /** Hidden-state indices (0 = embeddings … L = final-norm output) or "deep-third" (⌊2L/3⌋ … L). */
-    layers: number[] | 'deep-third';
+    /**
+     * Hidden-state indices (0 = embeddings … L = final-norm output), "deep-third" (⌊2L/3⌋ … L) or "all"
+     * (1 … L: the output of every decoder layer).
+     */
+    layers: number[] | 'deep-third' | 'all';
     /**
      * Probe input: the last prompt token (which predicts the answer), the mean over the subject's tokens
      * (where a subject's attributes are written, whatever the question around it), both (a probe each), or
@@ -278,7 +281,7 @@ const layerRange: Check = (v, where) => {
   }
 };
 const hiddenLayers: Check = (v, where) => {
-  if (v === 'deep-third') return;
+  if (v === 'deep-third' || v === 'all') return;
   if (
     !Array.isArray(v) ||
     v.length === 0 ||
@@ -287,7 +290,7 @@ const hiddenLayers: Check = (v, where) => {
   ) {
     fail(
       where,
-      `must be "deep-third" or a non-empty list of distinct layer indices, got ${JSON.stringify(v)}`,
+      `must be "deep-third", "all" or a non-empty list of distinct layer indices, got ${JSON.stringify(v)}`,
     );
   }
 };
@@ -457,7 +460,8 @@ export function setDotted(patch: Record<string, unknown>, key: string, value: un
 }
 
 /** Hidden-state indices the fact stream reads, for a model with `numLayers` decoder layers. */
-export function resolveProbeLayers(layers: number[] | 'deep-third', numLayers: number): number[] {
+export function resolveProbeLayers(layers: number[] | 'deep-third' | 'all', numLayers: number): number[] {
+  if (layers === 'all') return Array.from({ length: numLayers }, (_, i) => i + 1);
   const resolved =
     layers === 'deep-third'
       ? Array.from(

@@ -70,6 +70,7 @@ test('deep third of the hidden states, and the DANN ramp', () => {
   assert.deepEqual(resolveProbeLayers('deep-third', 4), [2, 3, 4]);
   assert.deepEqual(resolveProbeLayers('deep-third', 24), [16, 17, 18, 19, 20, 21, 22, 23, 24]);
   assert.deepEqual(resolveProbeLayers([4, 1], 4), [1, 4]);
+  assert.deepEqual(resolveProbeLayers('all', 4), [1, 2, 3, 4]);
   assert.throws(() => resolveProbeLayers([5], 4), /hidden state 5 does not exist/);
   const constant = resolveConfig([{ patch: { steps: 100, fact: { lambda: 0.5 } }, source: 'x' }]);
   assert.equal(lambdaAt(constant, 0), 0.5);
