@@ -130,9 +130,20 @@ export function encodeModel(graph: OnnxGraph): Uint8Array {
 }
 
 // ---- sessions ----
-let numThreads = availableParallelism();
+let numThreads = threadsFromEnvironment();
 
-/** Threads used by native kernels (onnxruntime intra-op pool). Default: all cores. */
+/** `RLCP_NUM_THREADS` (e.g. 1 to run two trainings side by side on 2 cores), else every core. */
+function threadsFromEnvironment(): number {
+  const value = process.env['RLCP_NUM_THREADS'];
+  if (value === undefined || value === '') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`RLCP_NUM_THREADS must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Threads used by native kernels (onnxruntime intra-op pool). Default: RLCP_NUM_THREADS or all cores. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}`);
   numThreads = n;
