@@ -1,11 +1,12 @@
 // Minimal argument parser: `--key value`, `--flag`, repeated keys collect into arrays, positionals kept.
+// A command declares its boolean flags so that `--json "question"` keeps the question a positional.
 
 export interface ParsedArgs {
   positional: string[];
   options: Map<string, string[]>;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
+export function parseArgs(argv: string[], booleanFlags: readonly string[] = []): ParsedArgs {
   const positional: string[] = [];
   const options = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
@@ -18,8 +19,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
     const key = eq >= 0 ? token.slice(2, eq) : token.slice(2);
     let value: string;
     if (eq >= 0) value = token.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) value = argv[++i]!;
-    else value = 'true';
+    else if (!booleanFlags.includes(key) && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+      value = argv[++i]!;
+    } else value = 'true';
     const list = options.get(key) ?? [];
     list.push(value);
     options.set(key, list);

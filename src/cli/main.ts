@@ -4,6 +4,8 @@ import { parseArgs, type ParsedArgs } from './args.ts';
 export interface Command {
   summary: string;
   usage: string;
+  /** Boolean options (`--json`): they never take the next word as their value. */
+  flags?: readonly string[];
   run(args: ParsedArgs): Promise<number | void>;
 }
 
@@ -47,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const code = await command.run(parseArgs(rest));
+    const code = await command.run(parseArgs(rest, command.flags));
     return typeof code === 'number' ? code : 0;
   } catch (error) {
     console.error(`rlcp ${name}: ${error instanceof Error ? error.message : String(error)}`);

@@ -41,6 +41,7 @@ function count(args: ParsedArgs, key: string, min: number): number | undefined {
 registerCommand('demo', async () => ({
   summary: 'the whole experiment: base, RLCP and baselines evaluated, relearning attack, report (npm start)',
   usage: USAGE,
+  flags: ['fast', 'no-progress'],
   async run(args) {
     for (const key of args.options.keys()) {
       if (!KNOWN.has(key)) throw new Error(`unknown option --${key}\n\nUsage: ${USAGE}`);

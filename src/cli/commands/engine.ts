@@ -6,6 +6,7 @@ registerCommand('bench', async () => {
   return {
     summary: 'benchmark rlcp against PyTorch: training step, SGEMM, Qwen2.5-0.5B inference',
     usage: BENCH_USAGE,
+    flags: ['json', 'profile', 'profile-only', 'skip-inference', 'skip-train'],
     run: (args) => runBench(args),
   };
 });

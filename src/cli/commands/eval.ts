@@ -19,6 +19,7 @@ const USAGE = [
 registerCommand('eval', async () => ({
   summary: 'evaluate a model, or score saved GSM8K responses (eval gsm8k --responses)',
   usage: USAGE,
+  flags: ['json'],
   async run(args) {
     if (args.positional[0] === 'gsm8k' && args.options.has('responses')) return scoreSavedGsm8k(args);
     return runModelEval(args);

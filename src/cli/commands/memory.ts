@@ -137,22 +137,6 @@ async function retrieveFacts(args: ParsedArgs): Promise<void> {
   }
 }
 
-/**
- * A boolean flag. The argument parser gives `--json "question"` the question as the flag's value; such
- * a value is put back in front of the positionals (`--json=false` still turns the flag off).
- */
-function flag(args: ParsedArgs, key: string): boolean {
-  const values = args.options.get(key);
-  if (values === undefined) return false;
-  const taken = values.filter((v) => v !== 'true' && v !== 'false');
-  args.positional.unshift(...taken);
-  args.options.set(
-    key,
-    values.map((v) => (v === 'false' ? 'false' : 'true')),
-  );
-  return optFlag(args, key);
-}
-
 function positiveInteger(args: ParsedArgs, key: string, fallback: number | undefined): number | undefined {
   if (optString(args, key) === undefined) return fallback;
   const value = optNumber(args, key, 0);
@@ -161,8 +145,8 @@ function positiveInteger(args: ParsedArgs, key: string, fallback: number | undef
 }
 
 async function evaluate(args: ParsedArgs): Promise<void> {
-  const json = flag(args, 'json');
-  const relationHint = flag(args, 'relation-hint');
+  const json = optFlag(args, 'json');
+  const relationHint = optFlag(args, 'relation-hint');
   expectPositionals(args, 1, 'no file or question');
   const worldDir = requireString(args, 'world');
   const metabolizedDir = requireString(args, 'metabolized');
@@ -216,6 +200,7 @@ const ACTIONS: Record<string, (args: ParsedArgs) => Promise<void>> = {
 registerCommand('ram', async () => ({
   summary: 'symbolic RAM: import, add, remove, list, retrieve facts in a SQLite store; eval with models',
   usage: USAGE,
+  flags: ['json', 'relation-hint'],
   async run(args) {
     const action = args.positional[0];
     const run = action !== undefined && Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
@@ -241,8 +226,9 @@ a folder with tokenizer.json, used when the model folder has none (training chec
 registerCommand('ask', async () => ({
   summary: 'answer questions with a model reading facts from the symbolic RAM (rlcp ram)',
   usage: ASK_USAGE,
+  flags: ['json'],
   async run(args) {
-    const json = flag(args, 'json');
+    const json = optFlag(args, 'json');
     const questions = args.positional;
     if (questions.length === 0) throw new Error('ask: expected a question');
     const modelDir = requireString(args, 'model');

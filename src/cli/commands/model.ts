@@ -98,6 +98,7 @@ registerCommand('generate', async () => ({
     'rlcp generate --model DIR --prompt "..." [--max-new-tokens N (64)] [--temperature T (0 = greedy)]\n' +
     '  [--top-p P (1)] [--seed S (0)] [--stop STRING ...] [--chat]\n' +
     '  --chat wraps the prompt as a user message with the tokenizer chat template',
+  flags: ['chat'],
   async run(args) {
     const { Qwen2ForCausalLM, eosTokenIds } = await import('../../nn/qwen2.ts');
     const { generate } = await import('../../nn/generate.ts');

@@ -55,6 +55,7 @@ registerCommand('train', async () => ({
     'rlcp train --model DIR --data FILE.jsonl --out DIR [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
     '  FILE.jsonl lines: {"prompt","completion"} (loss on the completion) or {"text"}.\n' +
     '  OUT becomes a Hugging Face model folder, with train_config.json, metrics.jsonl and checkpoints/.',
+  flags: ['resume'],
   async run(args) {
     const modelDir = requireString(args, 'model');
     const out = requireString(args, 'out');
@@ -96,6 +97,7 @@ registerCommand('pretrain', async () => ({
   usage:
     'rlcp pretrain --world DIR --out DIR [--oracle] [--steps N --batch B --lr LR --seed S --resume]\n' +
     '  [--hidden H --layers L --heads A --kv-heads K --intermediate I]',
+  flags: ['oracle', 'resume'],
   async run(args) {
     const worldDir = requireString(args, 'world');
     const out = requireString(args, 'out');

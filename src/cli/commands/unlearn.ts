@@ -62,6 +62,7 @@ registerCommand('metabolize', async () => ({
     '  Writes RUN/config.json (resolved config), RUN/metrics.jsonl, RUN/checkpoints/, and at the end RUN/model/\n' +
     '  (a Hugging Face folder with the tokenizer) and RUN/summary.json. Config keys: docs/rlcp.md;\n' +
     '  defaults in configs/rlcp-default.json. --set takes dotted keys, e.g. --set fact.lambda=1.',
+  flags: ['json'],
   async run(args) {
     const resume = optString(args, 'resume');
     let outcome;
@@ -102,6 +103,7 @@ registerCommand('sweep', async () => ({
     '               "runs": [{"name": "ce", "fact.objective": "ce"}, ...], "seeds": [0, 1, 2]}\n' +
     '  Runs go to DIR/<name>/ (finished ones skipped, interrupted ones resumed); DIR/sweep.json lists each\n' +
     "  run's last evaluation with a Pareto flag. Example: configs/sweep-example.json.",
+  flags: ['json'],
   async run(args) {
     const { runSweep } = await import('../../unlearn/sweep.ts');
     const results = await runSweep({
@@ -131,6 +133,7 @@ registerCommand('compare', async () => ({
     '  RUN: a metabolize run folder (its model/) or a plain model folder. --base: the model before unlearning\n' +
     "  (default: the first run's --model). --out DIR keeps each evaluation (DIR/<run>/results.json, items/)\n" +
     '  and reuses it on a re-run. The last line with --json is {"base": ..., "rows": [...]}.',
+  flags: ['json'],
   async run(args) {
     const { compareRuns, formatCompareTable } = await import('../../unlearn/compare.ts');
     const runs = [...optList(args, 'runs'), ...args.positional];
