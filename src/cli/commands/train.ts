@@ -49,6 +49,43 @@ function validateTrainRecord(value: unknown): TrainRecord {
   throw new Error('each line needs "text", or "prompt" and "completion" (strings)');
 }
 
+/** The command line as typed (shell-quoted where needed), recorded so a run can be reproduced. */
+function commandLine(): string {
+  const quote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+  return ['rlcp', ...process.argv.slice(2)].map(quote).join(' ');
+}
+
+/** Trains `model`, saves OUT as a Hugging Face folder; train_config.json records the command and config. */
+function trainAndSave(options: {
+  verb: string;
+  out: string;
+  model: Qwen2ForCausalLM;
+  records: readonly TrainRecord[];
+  tokenizer: RlcpTokenizer;
+  tokenizerDir: string;
+  config: LmTrainConfig;
+  resume: boolean;
+  label: string;
+  recorded: Record<string, unknown>;
+}): void {
+  const { out, config } = options;
+  writeJsonAtomic(join(out, 'train_config.json'), { command: commandLine(), ...options.recorded, ...config });
+  const result = trainCausalLm({
+    model: options.model,
+    records: [...options.records],
+    tokenizer: textEncoder(options.tokenizer),
+    config,
+    runDir: out,
+    resume: options.resume,
+    label: options.label,
+    tokenizerDir: options.tokenizerDir,
+  });
+  result.model.saveToDir(out, { dtype: 'F32', tokenizerDir: options.tokenizerDir });
+  console.log(
+    `${options.verb} ${result.stepsRun} steps, final loss ${result.finalLoss.toFixed(4)}; model written to ${out}`,
+  );
+}
+
 registerCommand('train', async () => ({
   summary: 'fine-tune a model with the causal-LM loss on a JSONL file',
   usage:
@@ -70,25 +107,18 @@ registerCommand('train', async () => ({
     const tokenizer = await loadTokenizer(modelDir);
     checkTokenizerMatchesConfig(tokenizer, model.config, modelDir);
     const records = readJsonl(dataPath, validateTrainRecord);
-    const resume = optFlag(args, 'resume');
-    writeJsonAtomic(join(out, 'train_config.json'), {
-      command: 'train',
-      model: modelDir,
-      data: dataPath,
-      ...config,
-    });
-    const result = trainCausalLm({
+    trainAndSave({
+      verb: 'trained',
+      out,
       model,
       records,
-      tokenizer: textEncoder(tokenizer),
+      tokenizer,
+      tokenizerDir: modelDir,
       config,
-      runDir: out,
-      resume,
+      resume: optFlag(args, 'resume'),
+      label: 'train',
+      recorded: { model: modelDir, data: dataPath },
     });
-    result.model.saveToDir(out, { dtype: 'F32', tokenizerDir: modelDir });
-    console.log(
-      `trained ${result.stepsRun} steps, final loss ${result.finalLoss.toFixed(4)}; model written to ${out}`,
-    );
   },
 }));
 
@@ -118,27 +148,17 @@ registerCommand('pretrain', async () => ({
       throw new Error(`${out} already holds a run; pass --resume to continue it or choose another --out`);
     }
     const model = Qwen2ForCausalLM.initRandom(modelConfig, config.seed);
-    const records = oracle ? world.pretrainOracle : world.pretrain;
-    writeJsonAtomic(join(out, 'train_config.json'), {
-      command: `rlcp pretrain --world ${worldDir} --out ${out}${oracle ? ' --oracle' : ''}`,
-      world: worldDir,
-      oracle,
-      shape,
-      ...config,
-    });
-    const result = trainCausalLm({
+    trainAndSave({
+      verb: 'pretrained',
+      out,
       model,
-      records,
-      tokenizer: textEncoder(tokenizer),
+      records: oracle ? world.pretrainOracle : world.pretrain,
+      tokenizer,
+      tokenizerDir: worldDir,
       config,
-      runDir: out,
       resume,
       label: oracle ? 'pretrain oracle' : 'pretrain',
-      tokenizerDir: worldDir,
+      recorded: { world: worldDir, oracle, shape },
     });
-    result.model.saveToDir(out, { dtype: 'F32', tokenizerDir: worldDir });
-    console.log(
-      `pretrained ${result.stepsRun} steps, final loss ${result.finalLoss.toFixed(4)}; model written to ${out}`,
-    );
   },
 }));
