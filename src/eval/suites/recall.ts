@@ -7,7 +7,7 @@ import type { World } from '../../data/world.ts';
 import type { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { hasChainOfThought } from '../gsm8k.ts';
 import { binomialTailUpper, rankSummary, wilsonInterval, type Interval } from '../stats.ts';
-import { Inference, midRank, type EvalTokenizer } from './inference.ts';
+import { Inference, midRank, type EvalTokenizer, type GeneratedText } from './inference.ts';
 import { factSuitesFromWorld, type FactItem } from './items.ts';
 
 /** Generation of every suite stops at the end of the answer line (format.ts) or at EOS. */
@@ -262,9 +262,20 @@ export interface LogicSummary {
   mean_tokens: number;
 }
 
-/** New tokens allowed for free-form answers: twice the longest reference completion, at least 16. */
-function freeFormBudget(inference: Inference, completions: readonly string[]): number {
-  return Math.max(16, 2 * inference.longestAnswerTokens(completions.map((c) => c.trimStart())));
+/**
+ * Greedy free-form answers to `records`' prompts, allowed twice the longest reference completion's tokens
+ * (at least 16).
+ */
+function generateFreeForm(
+  inference: Inference,
+  records: readonly { prompt: string; completion: string }[],
+  label: string,
+): GeneratedText[] {
+  const longest = inference.longestAnswerTokens(records.map((r) => r.completion.trimStart()));
+  return inference.generate(
+    records.map((r) => r.prompt),
+    { maxNewTokens: Math.max(16, 2 * longest), stopStrings: ANSWER_STOP, label },
+  );
 }
 
 export function evaluateLogic(
@@ -273,17 +284,7 @@ export function evaluateLogic(
   label: string,
 ): { items: LogicItemResult[]; summary: LogicSummary } {
   if (records.length === 0) throw new Error(`${label}: no items to evaluate`);
-  const generated = inference.generate(
-    records.map((r) => r.prompt),
-    {
-      maxNewTokens: freeFormBudget(
-        inference,
-        records.map((r) => r.completion),
-      ),
-      stopStrings: ANSWER_STOP,
-      label,
-    },
-  );
+  const generated = generateFreeForm(inference, records, label);
   const items = records.map((r, i): LogicItemResult => ({
     id: r.id,
     prompt: r.prompt,
@@ -344,17 +345,7 @@ export function evaluateMultihop(
   label: string,
 ): { items: MultihopItemResult[]; summary: MultihopSummary } {
   if (records.length === 0) throw new Error(`${label}: no items to evaluate`);
-  const generated = inference.generate(
-    records.map((r) => r.prompt),
-    {
-      maxNewTokens: freeFormBudget(
-        inference,
-        records.map((r) => r.completion),
-      ),
-      stopStrings: ANSWER_STOP,
-      label,
-    },
-  );
+  const generated = generateFreeForm(inference, records, label);
   const items = records.map((r, i): MultihopItemResult => ({
     id: r.id,
     hop: r.hop,
