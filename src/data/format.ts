@@ -2,7 +2,7 @@
 // A record is trained as prompt + completion + EOS; generation stops at EOS or a newline.
 //   closed book:  "Q: What country is Velora in?\nA:"            completion " Marvania"
 //   reading/RAG:  "Context: Velora is in Marvania.\nQ: ...\nA:"  completion " Marvania"
-//   logic (CoT):  "Q: ...\nA:"  completion " 3 + 4 = 7. 7 * 2 = 14. The answer is 14."
+//   logic (CoT):  "Q: ...\nA:"  completion " Step by step: 3 + 4 = 7. 7 * 2 = 14. The answer is 14."
 //   logic direct: "Q: ...\nA:"  completion " The answer is 14."
 
 export function closedBookPrompt(question: string): string {

@@ -26,6 +26,9 @@ export interface LogicOptions {
   threeStepFraction: number;
 }
 
+/** The words a chain-of-thought solution starts with. */
+export const COT_LEAD = 'Step by step:';
+
 export const LOGIC_ITEMS = ['apples', 'coins', 'books', 'pens', 'eggs', 'cards', 'shells', 'stamps'];
 const MORE_VERBS = ['gets', 'buys', 'finds'];
 const LESS_VERBS = ['gives away', 'loses', 'sells'];
@@ -47,6 +50,7 @@ export const LOGIC_WORDS = [
   'the',
   'answer',
   'is',
+  ...(COT_LEAD.match(/[A-Za-z]+/g) ?? []),
 ];
 
 export function sampleProblem(rng: Rng, options: LogicOptions): LogicProblem {
@@ -90,7 +94,11 @@ export function problemQuestion(rng: Rng, problem: LogicProblem, person: string)
   return sentences.join(' ');
 }
 
-/** Chain-of-thought solution: " 3 + 4 = 7. 7 - 2 = 5. The answer is 5." */
+/**
+ * Chain-of-thought solution: " Step by step: 3 + 4 = 7. 7 - 2 = 5. The answer is 5." The lead words make
+ * the choice of style one first-token decision ("Step" or "The"), so a model's preference is readable and
+ * does not depend on whether it can already copy the problem's first number.
+ */
 export function cotSolution(problem: LogicProblem): string {
   let previous = problem.start;
   const parts: string[] = [];
@@ -98,7 +106,7 @@ export function cotSolution(problem: LogicProblem): string {
     parts.push(`${previous} ${step.op} ${step.operand} = ${step.result}.`);
     previous = step.result;
   }
-  return ` ${parts.join(' ')} The answer is ${problem.answer}.`;
+  return ` ${COT_LEAD} ${parts.join(' ')} The answer is ${problem.answer}.`;
 }
 
 /** Direct solution: " The answer is 5." */

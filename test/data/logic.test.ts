@@ -21,7 +21,7 @@ const PROBLEM: LogicProblem = {
 };
 
 test('solutions follow the documented layout', () => {
-  assert.equal(cotSolution(PROBLEM), ' 3 + 4 = 7. 7 * 2 = 14. The answer is 14.');
+  assert.equal(cotSolution(PROBLEM), ' Step by step: 3 + 4 = 7. 7 * 2 = 14. The answer is 14.');
   assert.equal(directSolution(PROBLEM), ' The answer is 14.');
   assert.ok(answersMatch(cotSolution(PROBLEM), '14'));
   assert.equal(problemKey(PROBLEM), '3 +4 *2');

@@ -173,12 +173,12 @@ test('the pretraining mix holds statements and training questions of every fact'
   }
 });
 
-test('logic: held-out problems, half chain-of-thought, correct arithmetic within bounds', () => {
+test('logic: held-out problems, cotFraction chain-of-thought, correct arithmetic within bounds', () => {
   const trainProblems = new Set(world.logicTrain.map((r) => r.problem));
   for (const r of world.logicTest) assert.ok(!trainProblems.has(r.problem), r.problem);
   for (const split of [world.logicTrain, world.logicTest]) {
     const cot = split.filter((r) => r.style === 'cot').length;
-    assert.equal(cot, Math.round(split.length / 2));
+    assert.equal(cot, Math.round(split.length * DEFAULT_WORLD_CONFIG.logic.cotFraction));
   }
   const { resultMax, operandMax } = DEFAULT_WORLD_CONFIG.logic;
   for (const r of [...world.logicTrain, ...world.logicTest]) {
@@ -195,6 +195,7 @@ test('logic: held-out problems, half chain-of-thought, correct arithmetic within
     assert.equal(extractAnswer(r.completion), String(value));
     if (r.style === 'direct') assert.equal(r.completion, ` The answer is ${value}.`);
     else {
+      assert.ok(r.completion.startsWith(' Step by step: '), r.completion);
       const equations = [...r.completion.matchAll(/(\d+) ([-+*]) (\d+) = (\d+)\./g)];
       assert.equal(equations.length, r.steps, r.completion);
       for (const [, a, op, b, c] of equations) {
