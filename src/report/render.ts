@@ -141,12 +141,20 @@ function formatTargetValue(target: Target, value: number): string {
   }
 }
 
-/** Largest (accuracy − majority) over the given layers, with the layer it occurs at. */
-function worstProbe(probes: ProbeLayer[], layers: number[]): { excess: number; layer: number } | undefined {
-  const candidates = mainProbes(probes).filter((p) => layers.length === 0 || layers.includes(p.layer));
+/**
+ * Largest (accuracy − majority) of the cross-entity probes, every kind (linear and MLP), over the given
+ * layers, with the layer and kind it occurs at: the same definition as the issue-5 target row.
+ */
+function worstProbe(
+  probes: ProbeLayer[],
+  layers: number[],
+): { excess: number; layer: number; kind: string } | undefined {
+  const candidates = probes.filter(
+    (p) => p.design === 'cross_entity' && (layers.length === 0 || layers.includes(p.layer)),
+  );
   if (candidates.length === 0) return undefined;
   const worst = candidates.reduce((a, b) => (b.accuracy - b.majority > a.accuracy - a.majority ? b : a));
-  return { excess: worst.accuracy - worst.majority, layer: worst.layer };
+  return { excess: worst.accuracy - worst.majority, layer: worst.layer, kind: worst.kind };
 }
 
 // ---- sections ----------------------------------------------------------------------------------
@@ -215,7 +223,7 @@ function summaryCards(results: RunResults): string {
       'Fresh probe vs majority',
       probe ? points(probe.excess) : 'n/a',
       probe
-        ? `worst trained layer (${h(layerName(probe.layer))}) · base ${baseProbe ? h(points(baseProbe.excess)) : 'n/a'}`
+        ? `worst trained layer (${h(layerName(probe.layer))}, ${h(probe.kind)}) · base ${baseProbe ? h(points(baseProbe.excess)) : 'n/a'}`
         : 'no cross-entity probe at the trained layers',
     ),
     card(

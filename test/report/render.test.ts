@@ -104,3 +104,17 @@ test('a run without a collapse, targets or fixture flag still renders, and says 
 test('rendering is deterministic', () => {
   assert.equal(renderReport(fixture(), fixtureConfig()), renderReport(fixture(), fixtureConfig()));
 });
+
+test('the probe card uses every probe kind at the trained layers, as the target row does', () => {
+  const results = fixture();
+  const rlcp = results.methods.find((m) => m.id === 'rlcp')!;
+  const linear = rlcp.probe_layers.filter((p) => p.design === 'cross_entity' && p.kind === 'linear');
+  // An MLP probe that reads 90 % at every layer: the card must report it, not the linear probe.
+  rlcp.probe_layers = [
+    ...rlcp.probe_layers.filter((p) => p.kind === 'linear'),
+    ...linear.map((p) => ({ ...p, kind: 'mlp' as const, accuracy: 0.9, majority: 0 })),
+  ];
+  const html = renderReport(results, fixtureConfig());
+  assert.match(html, /Fresh probe vs majority<\/div><div class="value">\+90\.0 pts<\/div>/);
+  assert.match(html, /worst trained layer \([^)]*, mlp\)/);
+});
