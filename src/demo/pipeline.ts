@@ -44,7 +44,6 @@ import {
   methodMetrics,
   probeEntries,
   targets,
-  trainedLayers,
   trainingCurve,
   type SummaryRow,
 } from './results.ts';
@@ -393,7 +392,7 @@ export async function runDemo(
     rlcp: rlcpMetrics,
     rlcpAggregate: rlcpEval.aggregate,
     rlcpProbes,
-    trainedLayers: trainedLayers(rlcpConfigResolved, L),
+    adversaryLayers,
     trainSeconds: rlcpRun.seconds,
     rlcpSteps: rlcpConfigResolved.steps,
     defaultSteps: DEFAULT_CONFIG.steps,

@@ -17,7 +17,6 @@ import type {
   TrainingCurve,
   TrainingStep,
 } from '../report/schema.ts';
-import type { UnlearnConfig } from '../unlearn/config.ts';
 
 function numberAt(a: Aggregate, key: string, where: string): number {
   const value = a[key];
@@ -48,15 +47,6 @@ export function methodMetrics(a: Aggregate, where: string): MethodMetrics {
 export function probeEntries(a: Aggregate, key = 'probe_layers'): ProbeLayer[] {
   const list = a[key];
   return Array.isArray(list) ? (list as ProbeLayer[]) : [];
-}
-
-/** Hidden-state indices that depend on a run's trained parameters (the probe target's layers). */
-export function trainedLayers(config: UnlearnConfig, numLayers: number): number[] {
-  if (config.method === 'rag' || config.steps === 0) return [];
-  const { mode, layers, embeddings } = config.params;
-  const first = layers ? layers[0] : 0;
-  const start = mode === 'all' && layers === null && embeddings ? 0 : first + 1;
-  return Array.from({ length: numLayers + 1 - start }, (_, i) => start + i);
 }
 
 /** The largest fresh cross-entity probe accuracy over layers, with its layer and majority baseline. */
@@ -236,7 +226,8 @@ export function targets(options: {
   rlcp: MethodMetrics;
   rlcpAggregate: Aggregate;
   rlcpProbes: readonly ProbeLayer[];
-  trainedLayers: readonly number[];
+  /** Hidden states the RLCP adversary was trained on (fact.layers): the issue's "trained layers". */
+  adversaryLayers: readonly number[];
   trainSeconds: number;
   rlcpSteps: number;
   defaultSteps: number;
@@ -272,7 +263,7 @@ export function targets(options: {
       unit: 'p',
     });
   }
-  const excess = probeExcess(options.rlcpProbes, options.trainedLayers);
+  const excess = probeExcess(options.rlcpProbes, options.adversaryLayers);
   if (excess !== null) {
     list.push({
       id: 'probe_at_majority',
@@ -283,6 +274,18 @@ export function targets(options: {
       unit: 'points',
     });
   } else notes.push('Target "probe at majority" not computed: no cross-entity probe on a trained layer.');
+  const layersAll = [...new Set(options.rlcpProbes.map((p) => p.layer))];
+  const excessAll = probeExcess(options.rlcpProbes, layersAll);
+  if (excessAll !== null) {
+    list.push({
+      id: 'probe_at_majority_every_layer',
+      label: 'Stretch: fresh cross-entity probe above majority, worst layer trained or not (linear and MLP)',
+      value: 100 * excessAll,
+      op: '<=',
+      threshold: 5,
+      unit: 'points',
+    });
+  }
   const kept = (id: string, label: string, after: number, before: number, threshold: number) => {
     if (before > 0) list.push({ id, label, value: after / before, op: '>=', threshold, unit: 'fraction' });
     else notes.push(`Target "${label}" not computed: the base model scores 0, so there is no share of it.`);

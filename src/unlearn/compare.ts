@@ -12,6 +12,7 @@ import { evaluateModel, type Aggregate, type SuiteName } from '../eval/suites/ru
 import { readJson } from '../io/jsonl.ts';
 import type { ProbeKind } from '../eval/probes.ts';
 import { readRunConfig } from './run.ts';
+import { resolveProbeLayers } from './config.ts';
 
 export const COMPARE_SUITES: SuiteName[] = ['recall', 'rag', 'logic', 'probes'];
 
@@ -39,7 +40,10 @@ export interface CompareRow {
   retain_heldout_ratio: number | null;
   rag_ratio: number | null;
   logic_ratio: number | null;
-  /** Largest (accuracy − majority) of the fresh cross-entity probes over the trained layers (all layers for a plain model). */
+  /**
+   * Largest (accuracy − majority) of the fresh cross-entity probes (linear and MLP) over the layers the
+   * adversary trained on (every layer for a plain model or a baseline); `_all`: over every layer.
+   */
   probe_excess_trained: number | null;
   probe_excess_all: number | null;
   targets: Record<string, boolean | null>;
@@ -60,15 +64,14 @@ function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : a / b;
 }
 
-/** Hidden-state indices that depend on trained parameters of a run (null = unknown: use all). */
-function trainedLayers(dir: string, L: number): number[] | null {
+/**
+ * The issue's "trained layers" of a run: the hidden states its RLCP adversary was trained on (fact.layers).
+ * Null for a plain model or a method without an adversary (its row then uses every layer).
+ */
+function adversaryLayers(dir: string, L: number): number[] | null {
   const run = readRunConfig(dir);
-  if (!run) return null;
-  const { mode, layers, embeddings } = run.config.params;
-  if (run.config.method === 'rag' || run.config.steps === 0) return [];
-  const first = layers ? layers[0] : 0;
-  const start = mode === 'all' && layers === null && embeddings ? 0 : first + 1;
-  return Array.from({ length: L + 1 - start }, (_, i) => start + i);
+  if (!run || run.config.method !== 'rlcp' || run.config.steps === 0) return null;
+  return resolveProbeLayers(run.config.fact.layers, L);
 }
 
 function probeExcess(a: Aggregate, layers: number[] | null): number | null {
@@ -91,7 +94,7 @@ export function compareRow(
   alpha = 0.05,
 ): CompareRow {
   const run = readRunConfig(dir);
-  const layers = trainedLayers(dir, L);
+  const layers = adversaryLayers(dir, L);
   const row: CompareRow = {
     run: name,
     dir,
@@ -115,7 +118,7 @@ export function compareRow(
     retain_heldout_ratio: ratio(num(a, 'retain_recall_heldout'), num(base, 'retain_recall_heldout')),
     rag_ratio: ratio(num(a, 'rag_accuracy'), num(base, 'rag_accuracy')),
     logic_ratio: ratio(num(a, 'logic_accuracy'), num(base, 'logic_accuracy')),
-    probe_excess_trained: probeExcess(a, layers === null ? null : layers.length === 0 ? null : layers),
+    probe_excess_trained: probeExcess(a, layers),
     probe_excess_all: probeExcess(a, null),
     targets: {},
     all_targets: null,

@@ -10,14 +10,7 @@ import {
   STAGE_BUDGETS,
   type DemoOptions,
 } from '../../src/demo/plan.ts';
-import {
-  cotStats,
-  formatSummaryTable,
-  probeExcess,
-  targets,
-  trainedLayers,
-  trainingCurve,
-} from '../../src/demo/results.ts';
+import { cotStats, formatSummaryTable, probeExcess, targets, trainingCurve } from '../../src/demo/results.ts';
 import type { LogicItemResult } from '../../src/eval/suites/recall.ts';
 import type { MethodMetrics, ProbeLayer } from '../../src/report/schema.ts';
 import { readConfigFile, resolveConfig } from '../../src/unlearn/config.ts';
@@ -138,7 +131,7 @@ const probe = (layer: number, kind: 'linear' | 'mlp', accuracy: number): ProbeLa
   selectivity: 0,
 });
 
-test('targets: shares of base, probe excess over trained layers, uncomputable targets become notes', () => {
+test('targets: shares of base, probe excess over the adversary layers and every layer, notes', () => {
   const probes = [
     probe(0, 'linear', 0.1),
     probe(1, 'linear', 0.3),
@@ -146,15 +139,12 @@ test('targets: shares of base, probe excess over trained layers, uncomputable ta
     probe(2, 'linear', 0.9),
   ];
   assert.ok(Math.abs(probeExcess(probes, [0, 1])! - 0.4) < 1e-12);
-  const rlcp = resolveConfig([{ patch: { params: { mode: 'layers', layers: [1, 2] } }, source: 't' }]);
-  assert.deepEqual(trainedLayers(rlcp, 4), [2, 3, 4]);
-  assert.deepEqual(trainedLayers(resolveConfig([]), 2), [0, 1, 2]);
   const { targets: list, notes } = targets({
     base: { ...metrics(0.8), logic: 0 },
     rlcp: metrics(0.4),
     rlcpAggregate: { forget_rank_p_train: 0.01 },
     rlcpProbes: probes,
-    trainedLayers: [0, 1],
+    adversaryLayers: [0, 1],
     trainSeconds: 100,
     rlcpSteps: 50,
     defaultSteps: 200,
@@ -162,6 +152,7 @@ test('targets: shares of base, probe excess over trained layers, uncomputable ta
   const byId = new Map(list.map((t) => [t.id, t]));
   assert.equal(byId.get('retain_kept')!.value, 0.5);
   assert.ok(Math.abs(byId.get('probe_at_majority')!.value - 40) < 1e-9);
+  assert.ok(Math.abs(byId.get('probe_at_majority_every_layer')!.value - 80) < 1e-9);
   assert.equal(byId.get('forget_rank_train_at_chance')!.value, 0.01);
   assert.ok(!byId.has('logic_kept'));
   assert.ok(!byId.has('runtime'));
