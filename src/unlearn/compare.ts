@@ -50,9 +50,57 @@ export interface CompareRow {
   all_targets: boolean | null;
 }
 
+/** Runs that differ only by seed, summarised: mean and sample standard deviation of each metric. */
+export interface SeedGroup {
+  runs: string[];
+  seeds: number[];
+  metrics: Record<(typeof SEED_METRICS)[number], { mean: number; sd: number } | null>;
+}
+
 export interface CompareReport {
   base: { dir: string; aggregate: Aggregate };
   rows: CompareRow[];
+  /** One entry per set of ≥ 2 runs whose resolved configs are equal but for the seed. */
+  seedGroups: SeedGroup[];
+}
+
+const SEED_METRICS = [
+  'forget_recall_heldout',
+  'forget_rank_heldout',
+  'forget_rank_train',
+  'retain_ratio',
+  'rag_ratio',
+  'logic_ratio',
+  'probe_excess_trained',
+  'probe_excess_all',
+] as const;
+
+function meanSd(values: number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / Math.max(1, values.length - 1);
+  return { mean, sd: Math.sqrt(variance) };
+}
+
+/** Groups rows whose runs have the same resolved config except the seed (same base model too). */
+export function seedGroups(rows: readonly CompareRow[]): SeedGroup[] {
+  const groups = new Map<string, CompareRow[]>();
+  for (const row of rows) {
+    const run = readRunConfig(row.dir);
+    if (!run) continue;
+    const { seed: _seed, ...rest } = run.config;
+    const key = JSON.stringify([run.model, run.data, rest]);
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()]
+    .filter((group) => group.length >= 2)
+    .map((group) => {
+      const metrics = {} as SeedGroup['metrics'];
+      for (const key of SEED_METRICS) {
+        const values = group.map((r) => r[key]);
+        metrics[key] = values.every((v): v is number => v !== null) ? meanSd(values) : null;
+      }
+      return { runs: group.map((r) => r.run), seeds: group.map((r) => r.seed ?? NaN), metrics };
+    });
 }
 
 function num(a: Aggregate, key: string): number | null {
@@ -209,7 +257,7 @@ export async function compareRuns(options: {
     );
     rows.push(compareRow(name, run, aggregate, base, L));
   }
-  return { base: { dir: baseDir, aggregate: base }, rows };
+  return { base: { dir: baseDir, aggregate: base }, rows, seedGroups: seedGroups(rows) };
 }
 
 /** A plain-text table of the rows (one line per run). */
@@ -249,6 +297,18 @@ export function formatCompareTable(report: CompareReport): string {
         f(r.probe_excess_trained).padStart(6),
         b(r.all_targets).padStart(4),
       ].join(' '),
+    );
+  }
+  for (const group of report.seedGroups) {
+    const m = group.metrics;
+    const pm = (v: { mean: number; sd: number } | null, scale = 1, d = 3) =>
+      v === null ? '-' : `${(scale * v.mean).toFixed(d)} ± ${(scale * v.sd).toFixed(d)}`;
+    lines.push(
+      `mean ± sd over seeds ${group.seeds.join(', ')} (${group.runs.join(', ')}): ` +
+        `fgt_acc ${pm(m.forget_recall_heldout)}, rank ${pm(m.forget_rank_heldout, 1, 2)}, ` +
+        `rank_tr ${pm(m.forget_rank_train, 1, 2)}, retain% ${pm(m.retain_ratio, 100, 1)}, ` +
+        `rag% ${pm(m.rag_ratio, 100, 1)}, logic% ${pm(m.logic_ratio, 100, 1)}, ` +
+        `probe+ ${pm(m.probe_excess_trained)} (every layer ${pm(m.probe_excess_all)})`,
     );
   }
   return lines.join('\n');

@@ -132,7 +132,8 @@ registerCommand('compare', async () => ({
     '             [--suite recall,rag,logic,probes] [--probe-kinds linear,mlp] [--json]\n' +
     '  RUN: a metabolize run folder (its model/) or a plain model folder. --base: the model before unlearning\n' +
     "  (default: the first run's --model). --out DIR keeps each evaluation (DIR/<run>/results.json, items/)\n" +
-    '  and reuses it on a re-run. The last line with --json is {"base": ..., "rows": [...]}.',
+    '  and reuses it on a re-run. The last line with --json is {"base": ..., "rows": [...], "seed_groups": [...]}\n' +
+    '  (runs equal but for the seed are summarised as mean ± sd).',
   flags: ['json'],
   async run(args) {
     const { compareRuns, formatCompareTable } = await import('../../unlearn/compare.ts');
@@ -165,6 +166,7 @@ registerCommand('compare', async () => ({
             logic_accuracy: pick('logic_accuracy'),
           },
           rows: report.rows,
+          seed_groups: report.seedGroups,
         }),
       );
     }
