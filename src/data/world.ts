@@ -512,7 +512,13 @@ function pretrainMixes(rng: Rng, facts: Fact[], splits: GeneratedWorld['splits']
     })),
     ...splits.forget_train.map((r) => ({ line: qa(r, 'fact'), forget: true })),
     ...splits.retain_train.map((r) => ({ line: qa(r, 'fact'), forget: false })),
-    ...splits.logic_train.map((r) => ({ line: qa(r, 'logic'), forget: false })),
+    // Logic is trained on every token, the problem too: it holds no fact, and predicting a problem's
+    // repeated name and numbers is what teaches a small model to copy from its context (the skill that
+    // chain-of-thought and reading both need) long before completion-only loss does.
+    ...splits.logic_train.map((r) => ({
+      line: { source: 'logic' as const, text: r.prompt + r.completion },
+      forget: false,
+    })),
     ...splits.rag_train.map((r) => ({ line: qa(r, 'rag'), forget: false })),
     ...splits.multihop_train.map((r) => ({ line: qa(r, 'multihop'), forget: false })),
   ];

@@ -165,11 +165,15 @@ test('the pretraining mix holds statements and training questions of every fact'
   const texts = new Set(world.pretrain.flatMap((l) => ('text' in l ? [l.text] : [])));
   for (const fact of world.facts) assert.ok(texts.has(fact.statement), fact.id);
   const prompts = new Set(world.pretrain.flatMap((l) => ('prompt' in l ? [l.prompt + l.completion] : [])));
-  for (const r of [...world.forgetTrain, ...world.retainTrain, ...world.logicTrain, ...world.ragTrain]) {
+  for (const r of [...world.forgetTrain, ...world.retainTrain, ...world.ragTrain]) {
     assert.ok(prompts.has(r.prompt + r.completion), r.id);
   }
+  // Logic problems are trained on every token (text lines); no other line is.
+  for (const r of world.logicTrain) assert.ok(texts.has(r.prompt + r.completion), r.id);
+  const logicTexts = world.pretrain.filter((l) => 'text' in l && l.source === 'logic').length;
+  assert.equal(logicTexts, world.logicTrain.length);
   for (const r of [...world.logicTest, ...world.ragTest, ...world.multihopTest]) {
-    assert.ok(!prompts.has(r.prompt + r.completion), r.id);
+    assert.ok(!prompts.has(r.prompt + r.completion) && !texts.has(r.prompt + r.completion), r.id);
   }
 });
 
