@@ -19,6 +19,8 @@ import {
   type TrainRecord,
 } from './batches.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { scale } from '../tensor/ops/elementwise.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 import { MetricsLog } from './run-dir.ts';
 import type { SamplerState } from './batches.ts';
 
@@ -87,6 +89,7 @@ export function trainCausalLm(options: {
     batchSize: config.batchSize,
     groupBatches: 16,
   });
+  const tokensPerBatch = config.batchSize * meanTrainedTokens(examples);
   const schedule = warmupCosineSchedule({
     peak: config.lr,
     warmupSteps: Math.min(config.warmupSteps, config.steps),
@@ -132,7 +135,7 @@ export function trainCausalLm(options: {
         `loss became ${lossValue} at step ${step}; the last checkpoint in ${join(runDir, 'checkpoints')} is intact (try a lower --lr)`,
       );
     }
-    loss!.backward({ releaseActivations: true });
+    tokenWeightedLoss(loss!, batch.trainedTokens, tokensPerBatch).backward({ releaseActivations: true });
     const update = optimizer.step(params);
     lossSum += lossValue;
     lossCount++;
@@ -165,4 +168,23 @@ export function trainCausalLm(options: {
   }
   progress.finish();
   return { model, finalLoss, stepsRun: config.steps - startStep };
+}
+
+/** Mean number of trained (labelled) tokens per example. */
+export function meanTrainedTokens(examples: readonly EncodedExample[]): number {
+  let total = 0;
+  for (const e of examples) for (const t of e.trained) total += t;
+  return total / Math.max(1, examples.length);
+}
+
+/**
+ * The objective a batch contributes: its mean token loss scaled by its trained tokens over the dataset's
+ * average per batch, i.e. (sum of token losses) / constant, so every trained token weighs the same
+ * whichever batch it lands in. A plain per-batch mean gives a token in a batch of short completions
+ * (length grouping makes such batches) several times the weight of one among long completions: trained
+ * that way, the world model put 79 % on the 30 % direct-answer style's first token and 20 % on the 70 %
+ * chain-of-thought one. The logged loss stays the per-token mean.
+ */
+export function tokenWeightedLoss(meanLoss: Tensor, trainedTokens: number, tokensPerBatch: number): Tensor {
+  return scale(meanLoss, trainedTokens / tokensPerBatch);
 }

@@ -4,9 +4,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Qwen2ForCausalLM } from '../../src/nn/qwen2.ts';
-import { DEFAULT_LM_TRAIN_CONFIG, trainCausalLm, type LmTrainConfig } from '../../src/train/lm-trainer.ts';
+import {
+  DEFAULT_LM_TRAIN_CONFIG,
+  meanTrainedTokens,
+  tokenWeightedLoss,
+  trainCausalLm,
+  type LmTrainConfig,
+} from '../../src/train/lm-trainer.ts';
 import { MetricsLog } from '../../src/train/run-dir.ts';
-import type { TextEncoder, TrainRecord } from '../../src/train/batches.ts';
+import {
+  collate,
+  encodeRecord,
+  type EncodedExample,
+  type TextEncoder,
+  type TrainRecord,
+} from '../../src/train/batches.ts';
 import { tinyConfig } from '../nn/helpers.ts';
 
 const tokenizer: TextEncoder = {
@@ -104,4 +116,38 @@ test('supervised training teaches the completion right after the prompt (label a
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('every trained token weighs the same whichever batch it lands in (token-weighted objective)', () => {
+  const long = encodeRecord(tokenizer, { prompt: 'q:', completion: ' a long completion here' }, 64);
+  const short = encodeRecord(tokenizer, { prompt: 'a much longer prompt:', completion: ' b' }, 64);
+  const tokensPerBatch = 2 * meanTrainedTokens([long, short]);
+  /** Gradient of the trainer's objective over one batch, accumulated into `into`. */
+  const accumulate = (model: Qwen2ForCausalLM, examples: EncodedExample[], into: Float32Array[]) => {
+    const batch = collate(examples, tokenizer.padTokenId);
+    const { loss } = model.forward(batch.ids, {
+      batch: batch.batch,
+      seq: batch.seq,
+      attentionMask: batch.attentionMask,
+      labels: batch.labels,
+    });
+    tokenWeightedLoss(loss!, batch.trainedTokens, tokensPerBatch).backward();
+    [...model.namedParameters().values()].forEach((p, i) => {
+      for (let j = 0; j < p.size; j++) into[i]![j]! += p.grad![j]!;
+      p.grad = null;
+    });
+  };
+  const model = freshModel();
+  const zeros = () => [...model.namedParameters().values()].map((p) => new Float32Array(p.size));
+  const together = zeros();
+  accumulate(model, [long, short], together);
+  const apart = zeros();
+  accumulate(model, [long], apart);
+  accumulate(model, [short], apart);
+  // Together: (sum_long + sum_short) / T; apart: sum_long / T + sum_short / T — the same objective.
+  together.forEach((g, i) => {
+    for (let j = 0; j < g.length; j++) {
+      assert.ok(Math.abs(g[j]! - apart[i]![j]!) <= 1e-5 + 1e-3 * Math.abs(g[j]!), `param ${i}[${j}]`);
+    }
+  });
 });
