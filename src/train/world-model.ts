@@ -2,6 +2,7 @@
 // RMSNorm, RoPE, SwiGLU, tied embeddings) at a size two CPU cores train in minutes.
 import { parseModelConfig, type Qwen2Config } from '../io/config.ts';
 import type { RlcpTokenizer } from '../io/tokenizer.ts';
+import { DEFAULT_LM_TRAIN_CONFIG, type LmTrainConfig } from './lm-trainer.ts';
 
 export interface WorldModelShape {
   hidden: number;
@@ -17,6 +18,18 @@ export const DEFAULT_WORLD_MODEL: WorldModelShape = {
   heads: 4,
   kvHeads: 2,
   intermediate: 384,
+};
+
+/** `rlcp pretrain`'s defaults: the recipe of the shipped models/world-base (and world-oracle). */
+export const DEFAULT_PRETRAIN_CONFIG: LmTrainConfig = {
+  ...DEFAULT_LM_TRAIN_CONFIG,
+  steps: 2000,
+  batchSize: 64,
+  lr: 3e-3,
+  warmupSteps: 100,
+  seed: 1,
+  checkpointEvery: 250,
+  logEvery: 50,
 };
 
 export function worldModelConfig(shape: WorldModelShape, tokenizer: RlcpTokenizer): Qwen2Config {

@@ -10,7 +10,12 @@ import { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { loadWorld } from '../../data/world.ts';
 import { DEFAULT_LM_TRAIN_CONFIG, trainCausalLm, type LmTrainConfig } from '../../train/lm-trainer.ts';
 import type { TextEncoder, TrainRecord } from '../../train/batches.ts';
-import { worldModelConfig, DEFAULT_WORLD_MODEL, type WorldModelShape } from '../../train/world-model.ts';
+import {
+  worldModelConfig,
+  DEFAULT_PRETRAIN_CONFIG,
+  DEFAULT_WORLD_MODEL,
+  type WorldModelShape,
+} from '../../train/world-model.ts';
 
 function trainConfigFromArgs(args: ParsedArgs, defaults: LmTrainConfig): LmTrainConfig {
   return {
@@ -125,8 +130,10 @@ registerCommand('train', async () => ({
 registerCommand('pretrain', async () => ({
   summary: 'initialise a small Qwen2 model and train it on a world (the base or, with --oracle, the oracle)',
   usage:
-    'rlcp pretrain --world DIR --out DIR [--oracle] [--steps N --batch B --lr LR --seed S --resume]\n' +
-    '  [--hidden H --layers L --heads A --kv-heads K --intermediate I]',
+    'rlcp pretrain --world DIR --out DIR [--oracle] [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
+    '  [--hidden H --layers L --heads A --kv-heads K --intermediate I]\n' +
+    '  Defaults (the shipped models/world-base recipe): 2000 steps, batch 64, lr 3e-3 (cosine to 10 %),\n' +
+    '  warmup 100, seed 1; hidden 128, 4 layers, 4 heads / 2 KV heads, MLP 384.',
   flags: ['oracle', 'resume'],
   async run(args) {
     const worldDir = requireString(args, 'world');
@@ -142,7 +149,7 @@ registerCommand('pretrain', async () => ({
       intermediate: optNumber(args, 'intermediate', DEFAULT_WORLD_MODEL.intermediate),
     };
     const modelConfig = worldModelConfig(shape, tokenizer);
-    const config = trainConfigFromArgs(args, DEFAULT_LM_TRAIN_CONFIG);
+    const config = trainConfigFromArgs(args, DEFAULT_PRETRAIN_CONFIG);
     const resume = optFlag(args, 'resume');
     if (!resume && existsSync(join(out, 'checkpoints'))) {
       throw new Error(`${out} already holds a run; pass --resume to continue it or choose another --out`);
