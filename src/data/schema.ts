@@ -252,6 +252,15 @@ export function validatePretrainLine(value: unknown): PretrainLine {
   }
   const prompt = fieldString(record, 'prompt');
   const completion = fieldString(record, 'completion');
-  checkPromptLayout(prompt, completion);
+  if (source !== 'rag') throw new Error(`a "${source}" pretraining line must be a "text" line`);
+  // A RAG line trains its question and answer, not its context: "Context: …\n" + "Q: …\nA: answer".
+  if (!prompt.startsWith('Context: ') || !prompt.endsWith('\n') || prompt.slice(0, -1).includes('\n')) {
+    throw new Error('a RAG pretraining line\'s "prompt" must be one "Context: …" line ending in "\\n"');
+  }
+  const answer = completion.lastIndexOf('\nA:');
+  if (!completion.startsWith('Q: ') || answer < 0) {
+    throw new Error('a RAG pretraining line\'s "completion" must be "Q: …\\nA: answer"');
+  }
+  checkPromptLayout(prompt + completion.slice(0, answer + 3), completion.slice(answer + 3));
   return { source, prompt, completion };
 }

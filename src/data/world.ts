@@ -498,35 +498,45 @@ function multihopSplits(rng: Rng, config: WorldConfig, entities: Entities, facts
   };
 }
 
-/** The pretraining mix: statements and training-template questions of all facts, logic, RAG, multi-hop. */
+/**
+ * The pretraining mix: statements and training-template questions of all facts, logic, RAG, multi-hop.
+ * Every token is trained except a RAG line's context, which may state a wrong object on purpose: questions
+ * and problems hold no fact but their own answer, and predicting a question's subject or a problem's
+ * repeated name and numbers is what teaches a small model to copy from its context — the skill reading
+ * and chain-of-thought need — long before an answer-only loss does.
+ */
 function pretrainMixes(rng: Rng, facts: Fact[], splits: GeneratedWorld['splits']) {
-  const qa = (r: { prompt: string; completion: string }, source: PretrainLine['source']) => ({
+  const text = (r: { prompt: string; completion: string }, source: PretrainLine['source']) => ({
     source,
-    prompt: r.prompt,
-    completion: r.completion,
+    text: r.prompt + r.completion,
   });
   const tagged: { line: PretrainLine; forget: boolean }[] = [
     ...facts.map((f) => ({
       line: { source: 'statement' as const, text: f.statement },
       forget: f.split === 'forget',
     })),
-    ...splits.forget_train.map((r) => ({ line: qa(r, 'fact'), forget: true })),
-    ...splits.retain_train.map((r) => ({ line: qa(r, 'fact'), forget: false })),
-    // Logic is trained on every token, the problem too: it holds no fact, and predicting a problem's
-    // repeated name and numbers is what teaches a small model to copy from its context (the skill that
-    // chain-of-thought and reading both need) long before completion-only loss does.
-    ...splits.logic_train.map((r) => ({
-      line: { source: 'logic' as const, text: r.prompt + r.completion },
-      forget: false,
-    })),
-    ...splits.rag_train.map((r) => ({ line: qa(r, 'rag'), forget: false })),
-    ...splits.multihop_train.map((r) => ({ line: qa(r, 'multihop'), forget: false })),
+    ...splits.forget_train.map((r) => ({ line: text(r, 'fact'), forget: true })),
+    ...splits.retain_train.map((r) => ({ line: text(r, 'fact'), forget: false })),
+    ...splits.logic_train.map((r) => ({ line: text(r, 'logic'), forget: false })),
+    ...splits.rag_train.map((r) => ({ line: ragLine(r), forget: false })),
+    ...splits.multihop_train.map((r) => ({ line: text(r, 'multihop'), forget: false })),
   ];
   const shuffled = rng.shuffle(tagged);
   return {
     pretrain: shuffled.map((t) => t.line),
     // The oracle never sees a forget fact closed-book (they may only appear in RAG test contexts).
     pretrainOracle: shuffled.filter((t) => !t.forget).map((t) => t.line),
+  };
+}
+
+/** A RAG record as a pretraining line: the context is the prompt (untrained), "Q: …\nA: answer" trained. */
+function ragLine(r: { prompt: string; completion: string }): PretrainLine {
+  const question = r.prompt.lastIndexOf('\nQ: ');
+  if (question < 0) throw new Error(`RAG prompt without a question: ${JSON.stringify(r.prompt)}`);
+  return {
+    source: 'rag',
+    prompt: r.prompt.slice(0, question + 1),
+    completion: r.prompt.slice(question + 1) + r.completion,
   };
 }
 

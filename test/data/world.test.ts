@@ -161,19 +161,24 @@ test('the oracle mix never states a forget fact outside a RAG context', () => {
   assert.equal(world.pretrain.length - world.pretrainOracle.length, 90);
 });
 
-test('the pretraining mix holds statements and training questions of every fact', () => {
+test('the pretraining mix holds every training record, trained on every token but a RAG context', () => {
   const texts = new Set(world.pretrain.flatMap((l) => ('text' in l ? [l.text] : [])));
   for (const fact of world.facts) assert.ok(texts.has(fact.statement), fact.id);
-  const prompts = new Set(world.pretrain.flatMap((l) => ('prompt' in l ? [l.prompt + l.completion] : [])));
-  for (const r of [...world.forgetTrain, ...world.retainTrain, ...world.ragTrain]) {
-    assert.ok(prompts.has(r.prompt + r.completion), r.id);
+  for (const r of [...world.forgetTrain, ...world.retainTrain, ...world.logicTrain, ...world.multihopTrain]) {
+    assert.ok(texts.has(r.prompt + r.completion), r.id);
   }
-  // Logic problems are trained on every token (text lines); no other line is.
-  for (const r of world.logicTrain) assert.ok(texts.has(r.prompt + r.completion), r.id);
-  const logicTexts = world.pretrain.filter((l) => 'text' in l && l.source === 'logic').length;
-  assert.equal(logicTexts, world.logicTrain.length);
-  for (const r of [...world.logicTest, ...world.ragTest, ...world.multihopTest]) {
-    assert.ok(!prompts.has(r.prompt + r.completion) && !texts.has(r.prompt + r.completion), r.id);
+  // RAG lines: the context (which may state a wrong object) is the untrained prompt.
+  const rag = new Map(world.pretrain.flatMap((l) => ('prompt' in l ? [[l.prompt + l.completion, l]] : [])));
+  assert.equal(rag.size, world.ragTrain.length);
+  for (const r of world.ragTrain) {
+    const line = rag.get(r.prompt + r.completion);
+    assert.ok(line && 'prompt' in line, r.id);
+    assert.match(line.prompt, /^Context: [^\n]*\n$/);
+    assert.ok(line.completion.startsWith('Q: ') && line.completion.endsWith(`\nA:${r.completion}`), r.id);
+  }
+  const all = new Set([...texts, ...rag.keys()]);
+  for (const r of [...world.logicTest, ...world.ragTest, ...world.multihopTest, ...world.forgetHeldout]) {
+    assert.ok(!all.has(r.prompt + r.completion), r.id);
   }
 });
 
