@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorld } from '../../src/data/world.ts';
@@ -43,4 +43,16 @@ test('rlcp world reports a bad config or a missing --out clearly', () => {
   const missing = rlcp('world', '--seed', '1');
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /missing required option --out/);
+});
+
+test('the shipped models/world-base/world is exactly `rlcp world --seed 1` (the base model is reproducible)', () => {
+  const out = join(tmp, 'seed1');
+  const result = rlcp('world', '--seed', '1', '--out', out);
+  assert.equal(result.status, 0, result.stderr);
+  const shipped = 'models/world-base/world';
+  const files = readdirSync(shipped).sort();
+  assert.deepEqual(readdirSync(out).sort(), files);
+  for (const file of files) {
+    assert.ok(readFileSync(join(out, file)).equals(readFileSync(join(shipped, file))), `${file} differs`);
+  }
 });
