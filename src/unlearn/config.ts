@@ -189,7 +189,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     probeData: 'retain+forget',
     reinitEvery: 25,
     unlikelihood: 0,
-    generic: 0,
+    generic: 1,
     genericSubject: '<unk>',
     genericTarget: 'placeholder',
     genericSpread: 1,
@@ -223,14 +223,18 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   earlyStop: { enabled: false, patience: 2, minStep: 50, alpha: 0.05 },
 };
 
-/** What each method changes in the defaults before the user's file is applied. */
+/**
+ * What each method changes in the defaults before the user's file is applied. Baselines switch off both
+ * RLCP-specific forget terms (the adversary, λ, and the generic-answer target) so they stay the methods
+ * their papers define.
+ */
 export const METHOD_OVERLAYS: Record<Method, DeepPartial<UnlearnConfig>> = {
   rlcp: {},
   // Same anchors as RLCP; the forget stream's only term is unlikelihood.
-  unlikelihood: { fact: { lambda: 0, unlikelihood: 1 } },
+  unlikelihood: { fact: { lambda: 0, generic: 0, unlikelihood: 1 } },
   // Plain gradient ascent on the forget answers, nothing else.
   ga: {
-    fact: { lambda: 0 },
+    fact: { lambda: 0, generic: 0 },
     anchors: {
       beta: 0,
       logic: { weight: 0 },
@@ -239,11 +243,11 @@ export const METHOD_OVERLAYS: Record<Method, DeepPartial<UnlearnConfig>> = {
     },
   },
   // Gradient ascent on forget + the anchor streams' LM loss (the usual definition: NLL, no KL).
-  graddiff: { fact: { lambda: 0 }, anchors: { beta: 0 } },
+  graddiff: { fact: { lambda: 0, generic: 0 }, anchors: { beta: 0 } },
   // NPO on forget + RLCP's anchors (LM + β·KL).
-  npo: { fact: { lambda: 0 } },
+  npo: { fact: { lambda: 0, generic: 0 } },
   // Just-RAG: no training; the model is copied and evaluation supplies the facts in context.
-  rag: { steps: 0, fact: { lambda: 0 } },
+  rag: { steps: 0, fact: { lambda: 0, generic: 0 } },
 };
 
 export type DeepPartial<T> = {

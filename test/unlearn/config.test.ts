@@ -56,6 +56,13 @@ test('methods overlay their defaults; --method and later patches win', () => {
   assert.equal(ul.anchors.beta, 1);
   assert.equal(resolveConfig([{ patch: { method: 'npo' }, source: 'x' }], 'rlcp').method, 'rlcp');
   assert.throws(() => resolveConfig([], 'sgd'), /--method: must be one of/);
+  // RLCP's own forget terms (adversary, generic-answer target) never leak into a baseline.
+  assert.ok(resolveConfig([]).fact.generic > 0);
+  for (const method of ['unlikelihood', 'ga', 'graddiff', 'npo', 'rag']) {
+    const config = resolveConfig([], method);
+    assert.equal(config.fact.lambda, 0, method);
+    assert.equal(config.fact.generic, 0, method);
+  }
 });
 
 test('setDotted builds nested patches', () => {
