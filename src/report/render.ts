@@ -273,9 +273,9 @@ function howToRead(results: RunResults): string {
 significantly above chance (1/${k}) <em>and</em> the true answer's mean rank among the ${k} candidates is not
 significantly different from the chance rank ${fixed(chanceRank(results), 1)}. A rank far <em>worse</em> than chance is
 not forgetting: the model still knows the answer and pushes it down (“inverted”).</p>
-<p><b>Fresh probes look inside.</b> After training, new linear probes are fit on frozen hidden states of
+<p><b>Fresh probes look inside.</b> After training, new probes (linear, and a one-hidden-layer MLP) are fit on frozen hidden states of
 <em>retain</em> cities and tested on the <em>forget</em> cities. At the majority baseline, a layer no longer carries
-the country in a linearly readable form; above it, the fact is still encoded however the model answers.</p>
+the country in a readable form; above it, the fact is still encoded however the model answers.</p>
 <p><b>What must survive.</b> Retain facts, reading facts from context (RAG, forget facts included), logic and
 multi-hop questions are compared with the base model. The targets table lists every threshold and whether
 this run met it.</p>
