@@ -77,7 +77,7 @@ function trainAndSave(options: {
   writeJsonAtomic(join(out, 'train_config.json'), { command: commandLine(), ...options.recorded, ...config });
   const result = trainCausalLm({
     model: options.model,
-    records: [...options.records],
+    records: options.records,
     tokenizer: textEncoder(options.tokenizer),
     config,
     runDir: out,
