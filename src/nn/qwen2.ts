@@ -14,6 +14,7 @@ import {
   reshape,
   rmsNorm,
   rope,
+  scale,
   swiglu,
 } from '../tensor/ops.ts';
 import { expectShape, readModelFolder, writeModelFolder } from '../io/model-folder.ts';
@@ -65,9 +66,17 @@ export interface ForwardOutput {
   hiddenStates?: Tensor[];
 }
 
+/** A low-rank update of one projection (LoRA): y = x·Wᵀ + b + scaling · (x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
+export interface LowRankAdapter {
+  a: Tensor;
+  b: Tensor;
+  scaling: number;
+}
+
 interface Projection {
   weight: Tensor;
   bias?: Tensor;
+  adapter?: LowRankAdapter;
 }
 
 interface DecoderLayer {
@@ -120,9 +129,17 @@ export class Qwen2ForCausalLM {
   private readonly layers: DecoderLayer[];
   private readonly finalNorm: Tensor;
   private readonly lmHead: Tensor;
+  private readonly adapters: ReadonlyMap<string, LowRankAdapter>;
 
-  /** Builds the model around `parameters` (HF names; every expected tensor present with its shape). */
-  constructor(config: Qwen2Config, parameters: Map<string, Tensor>) {
+  /**
+   * Builds the model around `parameters` (HF names; every expected tensor present with its shape) and
+   * optional low-rank `adapters` keyed by the projection weight they update (see `withAdapters`).
+   */
+  constructor(
+    config: Qwen2Config,
+    parameters: Map<string, Tensor>,
+    adapters: ReadonlyMap<string, LowRankAdapter> = new Map(),
+  ) {
     this.config = config;
     const shapes = parameterShapes(config);
     for (const [name, shape] of shapes) {
@@ -137,11 +154,24 @@ export class Qwen2ForCausalLM {
     const unexpected = [...parameters.keys()].filter((name) => !shapes.has(name));
     if (unexpected.length > 0) throw new Error(`unexpected parameters: ${unexpected.join(', ')}`);
     this.params = new Map([...shapes.keys()].map((name) => [name, parameters.get(name)!]));
+    for (const [name, { a, b }] of adapters) {
+      const shape = PROJECTION_WEIGHT.test(name) ? shapes.get(name) : undefined;
+      if (!shape) throw new Error(`adapter for "${name}": not a projection weight of this model`);
+      const [out, inp] = shape as [number, number];
+      const rank = a.shape[0];
+      if (!(sameShape(a.shape, [rank!, inp]) && sameShape(b.shape, [out, rank!]))) {
+        throw new Error(
+          `adapter for "${name}": A [${a.shape.join(', ')}] and B [${b.shape.join(', ')}] do not fit [${out}, ${inp}]`,
+        );
+      }
+    }
+    this.adapters = adapters;
 
     const get = (name: string) => this.params.get(name)!;
     const proj = (name: string): Projection => ({
       weight: get(`${name}.weight`),
       bias: this.params.get(`${name}.bias`),
+      adapter: adapters.get(`${name}.weight`),
     });
     this.embedTokens = get('model.embed_tokens.weight');
     this.layers = [];
@@ -211,6 +241,16 @@ export class Qwen2ForCausalLM {
   ): void {
     const tensors = new Map([...this.params].map(([name, t]) => [name, { data: t.data, shape: t.shape }]));
     writeModelFolder(dir, this.config, tensors, { ...options, dtype: options.dtype ?? 'F32' });
+  }
+
+  /**
+   * This model with low-rank adapters on the named projection weights, sharing every base tensor: the
+   * update runs as two thin matmuls per projection, so no weight-sized tensor is ever built (LoRA
+   * training of a 0.5B model would otherwise materialise W + ΔW for every adapted weight, every step).
+   */
+  withAdapters(adapters: ReadonlyMap<string, LowRankAdapter>): Qwen2ForCausalLM {
+    if (this.adapters.size > 0) throw new Error('withAdapters: this model already has adapters');
+    return new Qwen2ForCausalLM(this.config, this.params, adapters);
   }
 
   /** Parameters under their HF names (a tied lm_head appears once, as model.embed_tokens.weight). */
@@ -375,20 +415,29 @@ export class Qwen2ForCausalLM {
     const normed = rmsNorm(x, layer.inputLayernorm, cfg.rmsNormEps);
     // [B, T, heads·Dh] → [B, heads, T, Dh]
     const heads = (p: Projection, n: number) =>
-      permute(reshape(linear(normed, p.weight, p.bias), [batch, seq, n, dh]), [0, 2, 1, 3]);
+      permute(reshape(project(normed, p), [batch, seq, n, dh]), [0, 2, 1, 3]);
     const q = rope(heads(layer.qProj, hq), positions, cfg.ropeTheta);
     let k = rope(heads(layer.kProj, hkv), positions, cfg.ropeTheta);
     let v = heads(layer.vProj, hkv);
     if (kvCache) [k, v] = kvCache.update(index, k, v);
     const attended = attention(q, k, v, { causal: true, keyMask, queryOffset: past });
     const merged = reshape(permute(attended, [0, 2, 1, 3]), [batch, seq, hq * dh]);
-    const h = add(x, linear(merged, layer.oProj.weight, layer.oProj.bias));
+    const h = add(x, project(merged, layer.oProj));
 
     const normed2 = rmsNorm(h, layer.postAttentionLayernorm, cfg.rmsNormEps);
-    const gate = linear(normed2, layer.gateProj.weight, layer.gateProj.bias);
-    const up = linear(normed2, layer.upProj.weight, layer.upProj.bias);
-    return add(h, linear(swiglu(gate, up), layer.downProj.weight, layer.downProj.bias));
+    const gate = project(normed2, layer.gateProj);
+    const up = project(normed2, layer.upProj);
+    return add(h, project(swiglu(gate, up), layer.downProj));
   }
+}
+
+const PROJECTION_WEIGHT = /^model\.layers\.\d+\.(?:self_attn|mlp)\.[a-z_]+_proj\.weight$/;
+
+function project(x: Tensor, p: Projection): Tensor {
+  const y = linear(x, p.weight, p.bias);
+  if (!p.adapter) return y;
+  const { a, b, scaling } = p.adapter;
+  return add(y, scale(linear(linear(x, a), b), scaling));
 }
 
 export const IGNORE_INDEX = -100;

@@ -16,9 +16,23 @@ const freeLists = new Map<number, Float32Array[]>();
 // Catches a buffer released twice, which would hand one buffer to two owners.
 const idleBuffers = new WeakSet<ArrayBufferLike>();
 let idleBytes = 0;
-let limitBytes = 4 * 1024 ** 3;
+let limitBytes = limitFromEnvironment();
 let hits = 0;
 let misses = 0;
+
+/**
+ * `RLCP_POOL_MIB` (idle MiB the pool may keep; e.g. 512 to fit a 0.5B LoRA run in a small memory
+ * budget, at the price of fresh page faults each step), else 4 GiB.
+ */
+function limitFromEnvironment(): number {
+  const value = process.env['RLCP_POOL_MIB'];
+  if (value === undefined || value === '') return 4 * 1024 ** 3;
+  const mib = Number(value);
+  if (!Number.isInteger(mib) || mib < 0) {
+    throw new Error(`RLCP_POOL_MIB must be a whole number of MiB (0 or more), got ${JSON.stringify(value)}`);
+  }
+  return mib * 1024 ** 2;
+}
 
 function sizeClass(n: number): number {
   const exponent = Math.floor(Math.log2(n));
@@ -86,7 +100,7 @@ function evict(): void {
   }
 }
 
-/** Caps the idle memory the pool may keep (default 4 GiB). */
+/** Caps the idle memory the pool may keep (default: `RLCP_POOL_MIB`, else 4 GiB). */
 export function setPoolLimit(bytes: number): void {
   if (!(bytes >= 0)) throw new Error(`setPoolLimit: expected a non-negative byte count, got ${bytes}`);
   limitBytes = bytes;

@@ -9,7 +9,8 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/saf
 import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
 
 export interface CheckpointContents<State> {
-  model: Qwen2ForCausalLM;
+  /** The trained model; null when training never changes it (LoRA: the adapters are in `tensors`). */
+  model: Qwen2ForCausalLM | null;
   /** Extra tensors (optimizer moments, probe weights), saved exactly in F32. */
   tensors: Map<string, TensorToWrite>;
   /** Everything else needed to continue exactly: step, sampler and RNG states, schedule position. */
@@ -39,7 +40,8 @@ export function saveCheckpoint<State>(
   const name = `step-${String(step).padStart(7, '0')}`;
   const temp = join(root, `.${name}.${process.pid}.tmp`);
   rmSync(temp, { recursive: true, force: true });
-  contents.model.saveToDir(join(temp, 'model'), { dtype: 'F32', tokenizerDir: contents.tokenizerDir });
+  mkdirSync(temp, { recursive: true });
+  contents.model?.saveToDir(join(temp, 'model'), { dtype: 'F32', tokenizerDir: contents.tokenizerDir });
   writeSafetensors(join(temp, 'tensors.safetensors'), contents.tensors, { dtype: 'F32' });
   writeJsonAtomic(join(temp, 'state.json'), { step, state: contents.state });
   const final = join(root, name);
@@ -56,7 +58,8 @@ export function saveCheckpoint<State>(
 
 export interface LoadedCheckpoint<State> {
   step: number;
-  model: Qwen2ForCausalLM;
+  /** Null when the checkpoint was saved without a model. */
+  model: Qwen2ForCausalLM | null;
   tensors: Map<string, Float32Array>;
   state: State;
 }
@@ -72,7 +75,7 @@ export function loadCheckpoint<State>(runDir: string): LoadedCheckpoint<State> {
   const pointer = readJson<LatestPointer>(pointerPath);
   const dir = join(checkpointsRoot(runDir), pointer.dir);
   const saved = readJson<{ step: number; state: State }>(join(dir, 'state.json'));
-  const model = Qwen2ForCausalLM.fromPretrained(join(dir, 'model'));
+  const model = existsSync(join(dir, 'model')) ? Qwen2ForCausalLM.fromPretrained(join(dir, 'model')) : null;
   const tensors = new Map(
     [...readSafetensors(join(dir, 'tensors.safetensors'))].map(([k, v]) => [k, v.data]),
   );

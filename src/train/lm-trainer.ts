@@ -106,6 +106,8 @@ export function trainCausalLm(options: {
   let startStep = 0;
   if (options.resume && hasCheckpoint(runDir)) {
     const checkpoint = loadCheckpoint<TrainerState>(runDir);
+    if (!checkpoint.model)
+      throw new Error(`${runDir}: the checkpoint of step ${checkpoint.step} has no model`);
     model = checkpoint.model;
     startStep = checkpoint.step;
     sampler.setState(checkpoint.state.sampler);

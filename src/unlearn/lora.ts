@@ -1,7 +1,7 @@
-// LoRA (Hu et al. 2021) without touching the model code: each adapted weight becomes W + (α/r)·B·A, a
-// tensor computed on the autograd tape, and a Qwen2ForCausalLM is assembled around those tensors for the
-// step (the frozen base tensors are shared, so it costs one small matmul per adapted weight).
-import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
+// LoRA (Hu et al. 2021): each adapted projection computes x·Wᵀ + (α/r)·(x·Aᵀ)·Bᵀ through the model's
+// low-rank adapter path (Qwen2ForCausalLM.withAdapters), so the frozen base tensors are shared and no
+// weight-sized tensor is built during training; `merged` folds the adapters in for saving.
+import { Qwen2ForCausalLM, type LowRankAdapter } from '../nn/qwen2.ts';
 import { Tensor, noGrad } from '../tensor/tensor.ts';
 import { add, matmul, scale } from '../tensor/ops.ts';
 import { Rng } from '../tensor/random.ts';
@@ -22,6 +22,7 @@ export class LoraAdapters {
   readonly params = new Map<string, Tensor>();
   readonly scaling: number;
   private readonly adapted: string[] = [];
+  private readonly withAdapters: Qwen2ForCausalLM;
 
   constructor(
     private readonly base: Qwen2ForCausalLM,
@@ -30,6 +31,7 @@ export class LoraAdapters {
   ) {
     this.scaling = options.alpha / options.rank;
     const rng = new Rng(seed);
+    const adapters = new Map<string, LowRankAdapter>();
     for (const [name, weight] of base.namedParameters()) {
       const match = PROJECTION.exec(name);
       if (!match) continue;
@@ -40,28 +42,27 @@ export class LoraAdapters {
       const a = new Float32Array(options.rank * inp);
       const std = 1 / Math.sqrt(inp);
       for (let i = 0; i < a.length; i++) a[i] = std * rng.normal();
-      this.params.set(`lora.${name}.A`, Tensor.param(a, [options.rank, inp]));
-      this.params.set(
-        `lora.${name}.B`,
-        Tensor.param(new Float32Array(out * options.rank), [out, options.rank]),
-      );
+      const adapter = {
+        a: Tensor.param(a, [options.rank, inp]),
+        b: Tensor.param(new Float32Array(out * options.rank), [out, options.rank]),
+        scaling: this.scaling,
+      };
+      this.params.set(`lora.${name}.A`, adapter.a);
+      this.params.set(`lora.${name}.B`, adapter.b);
+      adapters.set(name, adapter);
       this.adapted.push(name);
     }
     if (this.adapted.length === 0)
       throw new Error('LoRA: no weight matches params.loraTargets and params.layers');
+    this.withAdapters = base.withAdapters(adapters);
   }
 
-  /** The model with adapters applied, on the tape (gradients reach A and B). */
+  /** The model with adapters applied (gradients reach A and B; the base tensors are shared). */
   model(): Qwen2ForCausalLM {
-    const params = this.base.namedParameters();
-    for (const name of this.adapted) {
-      const delta = matmul(this.params.get(`lora.${name}.B`)!, this.params.get(`lora.${name}.A`)!);
-      params.set(name, add(params.get(name)!, scale(delta, this.scaling)));
-    }
-    return new Qwen2ForCausalLM(this.base.config, params);
+    return this.withAdapters;
   }
 
-  /** A standalone model with the adapters merged into fresh weight tensors (for evaluation and saving). */
+  /** A standalone model with the adapters merged into fresh weight tensors (for saving). */
   merged(): Qwen2ForCausalLM {
     return noGrad(() => {
       const params = new Map<string, Tensor>();

@@ -73,10 +73,13 @@ export async function runMetabolize(options: {
   const { runDir } = options;
   const configPath = join(runDir, 'config.json');
   let file: RunConfigFile;
+  // Loaded once: a second copy of a 0.5B model would hold 2 GB more until garbage collection.
+  let model: Qwen2ForCausalLM;
   if (options.resume) {
     if (!existsSync(configPath)) throw new Error(`${runDir}: no config.json to resume from`);
     file = readJson<RunConfigFile>(configPath);
     if (file.format !== 'rlcp-metabolize') throw new Error(`${configPath}: not an rlcp metabolize run`);
+    model = Qwen2ForCausalLM.fromPretrained(file.model);
   } else {
     if (!options.model || !options.data || !options.config)
       throw new Error('a new run needs model, data and config');
@@ -89,7 +92,7 @@ export async function runMetabolize(options: {
         `${runDir} already holds a run; pass --resume ${runDir} to continue it or choose another --out`,
       );
     }
-    const model = Qwen2ForCausalLM.fromPretrained(options.model);
+    model = Qwen2ForCausalLM.fromPretrained(options.model);
     const config = {
       ...options.config,
       fact: {
@@ -100,7 +103,6 @@ export async function runMetabolize(options: {
     file = { format: 'rlcp-metabolize', version: 1, model: options.model, data: options.data, config };
     writeJsonAtomic(configPath, file);
   }
-  const model = Qwen2ForCausalLM.fromPretrained(file.model);
   const tokenizerDir = tokenizerDirOf(file.model, file.data);
   const rawTokenizer = await loadTokenizer(tokenizerDir);
   checkTokenizerMatchesConfig(rawTokenizer, model.config, tokenizerDir);

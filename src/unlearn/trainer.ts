@@ -64,6 +64,7 @@ export interface MetabolizeResult {
   stoppedEarly: boolean;
   /** The last evaluation record (null if none ran). */
   lastEval: Record<string, number> | null;
+  /** Wall time of the training steps run, evaluations excluded, per step. */
   secondsPerStep: number;
   referenceMode: 'precompute' | 'per-step' | 'none';
 }
@@ -156,7 +157,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   }
   // The reference is the *starting* model, also on resume.
   const reference = referenceOf(options.model, config.params.mode === 'lora' ? () => false : trainable);
-  if (checkpoint) model = checkpoint.model;
+  if (checkpoint?.model) model = checkpoint.model;
   model.setTrainable(trainable);
   const lora =
     config.params.mode === 'lora'
@@ -379,10 +380,14 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     config.eval.batchSize,
     maxLength,
   );
-  const evalModel = () => (lora ? lora.merged() : model);
+  // Under LoRA the adapters stay separate until the final save (no weight-sized copy per evaluation).
+  const runModel = () => (lora ? lora.model() : model);
   let lastEval: Record<string, number> | null = null;
+  let evalMs = 0;
   const runEval = (step: number, extra: Record<string, number>) => {
-    const result = evaluateDuringTraining(evalModel(), tokenizer, sets, klProbe, config.eval.batchSize);
+    const evalStarted = Date.now();
+    const result = evaluateDuringTraining(runModel(), tokenizer, sets, klProbe, config.eval.batchSize);
+    evalMs += Date.now() - evalStarted;
     lastEval = { step, ...extra, ...result };
     metrics.append(lastEval);
     return result;
@@ -402,10 +407,10 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   let sumCount = checkpoint?.state.sumCount ?? 0;
   const addMetric = (key: string, value: number) => sums.set(key, (sums.get(key) ?? 0) + value);
   const started = Date.now();
+  evalMs = 0;
   let stepsRun = 0;
   let lastStep = startStep;
   const stopAt = Math.min(config.steps, options.stopAfterStep ?? Infinity);
-  const runModel = () => (lora ? lora.model() : model);
 
   const saveState = (step: number) => {
     const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
@@ -424,7 +429,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     const samplerStates: Record<string, SamplerState> = {};
     for (const [name, s] of samplers) samplerStates[name] = s.getState();
     saveCheckpoint<TrainerState>(runDir, step, {
-      model,
+      // Under LoRA the base never changes: a resume rebuilds it from the starting model.
+      model: lora ? null : model,
       tensors,
       state: {
         samplers: samplerStates,
@@ -450,8 +456,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
       probeReinits = Math.floor((step - 1) / config.fact.reinitEvery);
       resetProbes(probeReinits);
     }
-    // Under LoRA every backward frees the adapted weights it used, so each stream assembles its own model.
-    let m = runModel();
+    const m = runModel();
     let tokens = 0;
     let stepLoss = 0;
 
@@ -585,7 +590,6 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
         }
       }
       if (chosen.length === 0) return;
-      if (lora) m = runModel();
       const b = collateRows(chosen, tokenizer.padTokenId);
       const logits = m.forward(b.ids, {
         batch: b.batch,
@@ -681,7 +685,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
       saveState(step);
   }
   progress?.finish();
-  const elapsed = (Date.now() - started) / 1000;
+  const elapsed = (Date.now() - started - evalMs) / 1000;
   const finalModel = lora ? lora.merged() : model;
   return {
     model: finalModel,

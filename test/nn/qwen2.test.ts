@@ -15,6 +15,8 @@ import {
   tokenRows,
 } from '../../src/nn/qwen2.ts';
 import { relativeError, tinyConfig } from './helpers.ts';
+import { gradcheck, randParam } from '../tensor/gradcheck.ts';
+import { Rng } from '../../src/tensor/random.ts';
 
 function randomIds(n: number, vocab: number, seed: number): Int32Array {
   let s = seed;
@@ -186,6 +188,52 @@ test('probe gradients: a loss on chosen token rows of a hidden state reaches onl
     const below = /^model\.(embed_tokens|layers\.[01]\.)/.test(name);
     assert.equal(p.grad !== null, below, `${name}: gradient ${p.grad ? 'present' : 'absent'}`);
   }
+});
+
+test('low-rank adapters: same outputs as merged weights, finite-difference gradients for A and B', () => {
+  const config = tinyConfig();
+  const base = Qwen2ForCausalLM.initRandom(config, 9);
+  base.setTrainable(() => false);
+  const rng = new Rng(3);
+  const names = ['model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.down_proj.weight'];
+  const adapters = new Map(
+    names.map((name) => {
+      const [out, inp] = base.namedParameters().get(name)!.shape as [number, number];
+      return [name, { a: randParam(rng, [2, inp], 0.3), b: randParam(rng, [out, 2], 0.3), scaling: 1.5 }];
+    }),
+  );
+  const adapted = base.withAdapters(adapters);
+  const merged = new Map(base.namedParameters());
+  for (const [name, { a, b, scaling }] of adapters) {
+    const w = Float32Array.from(merged.get(name)!.data);
+    const [out, inp] = merged.get(name)!.shape as [number, number];
+    for (let o = 0; o < out; o++)
+      for (let i = 0; i < inp; i++)
+        for (let r = 0; r < 2; r++) w[o * inp + i]! += scaling * b.data[o * 2 + r]! * a.data[r * inp + i]!;
+    merged.set(name, Tensor.from(w, [out, inp]));
+  }
+  const ids = randomIds(2 * 5, 61, 7);
+  const logits = (m: Qwen2ForCausalLM) => noGrad(() => m.forward(ids, { batch: 2, seq: 5 }).logits!.data);
+  assert.ok(relativeError(logits(adapted), logits(new Qwen2ForCausalLM(config, merged))) < 1e-5);
+  assert.ok(relativeError(logits(adapted), logits(base)) > 1e-3, 'the adapters change the outputs');
+  assert.equal(adapted.namedParameters().get(names[0]!), base.namedParameters().get(names[0]!));
+
+  const [first, second] = [adapters.get(names[0]!)!, adapters.get(names[1]!)!];
+  gradcheck(
+    (a0, b0, a1, b1) =>
+      base
+        .withAdapters(
+          new Map([
+            [names[0]!, { a: a0!, b: b0!, scaling: 1.5 }],
+            [names[1]!, { a: a1!, b: b1!, scaling: 1.5 }],
+          ]),
+        )
+        .forward(ids, { batch: 2, seq: 5, logits: 'last' }).logits!,
+    [first.a, first.b, second.a, second.b],
+    { eps: 1e-2 },
+  );
+  assert.throws(() => base.withAdapters(new Map([['model.norm.weight', first]])), /not a projection weight/);
+  assert.throws(() => base.withAdapters(new Map([[names[1]!, first]])), /do not fit/);
 });
 
 test('setTrainable freezes parameters by name', () => {

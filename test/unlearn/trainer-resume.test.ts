@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricsLog } from '../../src/train/run-dir.ts';
 import { dataFromWorld } from '../../src/unlearn/data.ts';
@@ -125,6 +125,10 @@ test('a layer range trains only those layers; LoRA leaves the base tensors alone
     assert.equal(changed, adapted, name);
   }
   run('lora-stopped', loraConfig, { stopAfterStep: 2 });
+  // The base never changes under LoRA, so a checkpoint holds the adapters and optimizer, not the model.
+  const checkpoint = join(fx.root, 'lora-stopped', 'checkpoints', 'step-0000002');
+  assert.ok(existsSync(join(checkpoint, 'tensors.safetensors')));
+  assert.ok(!existsSync(join(checkpoint, 'model')));
   const resumed = run('lora-stopped', loraConfig, { resume: true });
   assertSameWeights(weights(whole.model), weights(resumed.model));
 });
