@@ -1,7 +1,5 @@
 // A tiny world with a tiny random base model and a differently seeded "oracle" on its tokenizer, for the
 // demo tests (they check the pipeline's mechanics and files, not forgetting).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld, writeWorld } from '../../src/data/world.ts';
 import { resolveWorldConfig } from '../../src/data/world-config.ts';
@@ -9,6 +7,7 @@ import { loadTokenizer } from '../../src/io/tokenizer.ts';
 import { Qwen2ForCausalLM } from '../../src/nn/qwen2.ts';
 import { worldModelConfig } from '../../src/train/world-model.ts';
 import type { DemoOptions } from '../../src/demo/plan.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 export interface DemoFixture {
   root: string;
@@ -19,7 +18,7 @@ export interface DemoFixture {
 }
 
 export async function demoFixture(): Promise<DemoFixture> {
-  const root = mkdtempSync(join(tmpdir(), 'rlcp-demo-'));
+  const root = tempDir('rlcp-demo-');
   const worldDir = join(root, 'world');
   const config = resolveWorldConfig({
     countries: 6,

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COT_EXEMPLARS,
@@ -18,9 +17,10 @@ import {
   truncateAtStop,
   whitespaceTokenCount,
 } from '../../src/eval/gsm8k.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const SHARED_TEST = '/work/shared/data/gsm8k/test.jsonl';
-const dir = mkdtempSync(join(tmpdir(), 'rlcp-gsm8k-'));
+const dir = tempDir('rlcp-gsm8k-');
 
 function writeLines(name: string, lines: readonly unknown[]): string {
   const path = join(dir, name);

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPhaseTransition, phaseTransitionFromFile } from '../../src/eval/phase.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const curve = (values: number[], every = 10) =>
   values.map((recall, i) => ({ step: i * every, forget_recall_heldout: recall }));
@@ -114,7 +114,7 @@ test('custom field names, unsorted records and repeated steps', () => {
 });
 
 test('phaseTransitionFromFile reads metrics.jsonl and names the bad line', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rlcp-phase-'));
+  const dir = tempDir('rlcp-phase-');
   const good = join(dir, 'metrics.jsonl');
   writeFileSync(
     good,

@@ -1,8 +1,8 @@
 // Shared by the report tests: the fixture run folder and fresh copies of it to modify.
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/report-run/', import.meta.url));
 
@@ -17,7 +17,7 @@ export function fixtureConfig(): Record<string, unknown> {
 
 /** A copy of the fixture run folder in a new temporary directory. */
 export function copyFixture(): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'rlcp-report-')), 'run');
+  const dir = join(tempDir('rlcp-report-'), 'run');
   cpSync(FIXTURE_DIR, dir, { recursive: true });
   return dir;
 }

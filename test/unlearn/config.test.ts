@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DEFAULT_CONFIG,
@@ -12,8 +11,9 @@ import {
   setDotted,
 } from '../../src/unlearn/config.ts';
 import { expandSweep, markPareto, type SweepResult } from '../../src/unlearn/sweep.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'rlcp-unlearn-config-'));
+const dir = tempDir('rlcp-unlearn-config-');
 
 test('a config file merges over the defaults; unknown keys and bad values name the file and the key', () => {
   const good = join(dir, 'good.json');

@@ -1,7 +1,5 @@
 // Shared fixtures of the unlearn tests: a tiny world written to a temp folder and a tiny Qwen2 on its
 // tokenizer (untrained: the tests check mechanics, not forgetting).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld, loadWorld, writeWorld, type World } from '../../src/data/world.ts';
 import { resolveWorldConfig } from '../../src/data/world-config.ts';
@@ -11,6 +9,7 @@ import { worldModelConfig } from '../../src/train/world-model.ts';
 import { resolveConfig, type UnlearnConfig } from '../../src/unlearn/config.ts';
 import { unlearnTokenizer } from '../../src/unlearn/run.ts';
 import type { UnlearnTokenizer } from '../../src/unlearn/trainer.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 export interface Fixture {
   root: string;
@@ -22,7 +21,7 @@ export interface Fixture {
 }
 
 export async function tinyFixture(): Promise<Fixture> {
-  const root = mkdtempSync(join(tmpdir(), 'rlcp-unlearn-'));
+  const root = tempDir('rlcp-unlearn-');
   const worldDir = join(root, 'world');
   const config = resolveWorldConfig({
     countries: 6,

@@ -1,12 +1,11 @@
 // A tiny world and a tiny random Qwen2 model on its tokenizer, written to a temp folder, for the suites' tests.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateWorld, loadWorld, writeWorld, type World } from '../../../src/data/world.ts';
 import { resolveWorldConfig } from '../../../src/data/world-config.ts';
 import { parseModelConfig } from '../../../src/io/config.ts';
 import { loadTokenizer, type RlcpTokenizer } from '../../../src/io/tokenizer.ts';
 import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 export interface TinySetup {
   root: string;
@@ -48,7 +47,7 @@ export function tinyModel(tokenizer: RlcpTokenizer, seed: number, layers = 2): Q
 }
 
 export async function tinySetup(): Promise<TinySetup> {
-  const root = mkdtempSync(join(tmpdir(), 'rlcp-eval-suites-'));
+  const root = tempDir('rlcp-eval-suites-');
   const worldDir = join(root, 'world');
   writeWorld(worldDir, generateWorld(5, resolveWorldConfig(TINY_WORLD)));
   const world = loadWorld(worldDir);
