@@ -1,0 +1,25 @@
+// Accuracy of a model on pretraining-style reading lines ({"prompt": "Context: …\n", "completion":
+// "Q: …\nA: answer"}): greedy answer after the last "A:", first word compared. Usage:
+//   node --import tsx scripts/experiments/reading/line-accuracy.ts MODEL LINES.jsonl [N=200]
+import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
+import { loadTokenizer } from '../../../src/io/tokenizer.ts';
+import { Inference } from '../../../src/eval/suites/inference.ts';
+import { readFileSync } from 'node:fs';
+const [modelDir, file, nStr = '200'] = process.argv.slice(2);
+const model = Qwen2ForCausalLM.fromPretrained(modelDir!);
+const tok = await loadTokenizer('models/world-base/world');
+const inf = new Inference(model, tok as never, { progress: false });
+const lines = readFileSync(file!, 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, Number(nStr))
+  .map((l) => JSON.parse(l));
+const prompts = lines.map((l) => l.prompt + l.completion.slice(0, l.completion.lastIndexOf('A:') + 2));
+const answers = lines.map((l) => l.completion.slice(l.completion.lastIndexOf('A:') + 3));
+const gen = inf.generate(prompts, { maxNewTokens: 3, stopStrings: ['\n'], label: 'x' });
+let ok = 0;
+gen.forEach((g, i) => {
+  if (g.text.trim().split(/[ .]/)[0] === answers[i]) ok++;
+  else if (i < 5) console.log(JSON.stringify(prompts[i]), '->', g.text, 'want', answers[i]);
+});
+console.log('acc', ok / lines.length);

@@ -1,0 +1,36 @@
+// Pure-reading RAG lines: every context object random, so memory is useless and only reading scores.
+// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N
+import { loadWorld } from '../../../src/data/world.ts';
+import { writeFileSync } from 'node:fs';
+const [worldDir, out, nStr] = process.argv.slice(2);
+const w = loadWorld(worldDir!);
+let s = 12345;
+const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+const questions = new Map<string, string[]>();
+for (const r of [...w.retainTrain, ...w.forgetTrain]) {
+  const q = r.prompt.replace(/\nA:$/, '').replace(/^Q: /, '');
+  questions.set(r.fact_id, [...(questions.get(r.fact_id) ?? []), q]);
+}
+const lines: string[] = [];
+for (let i = 0; i < Number(nStr); i++) {
+  const target = pick(w.facts);
+  const sameRel = w.facts.filter((f) => f.relation === target.relation && f.subject !== target.subject);
+  const other = w.facts.filter((f) => f.subject !== target.subject);
+  const ctx = [target, pick(sameRel), pick(other)];
+  const objs = ctx.map((f) => pick(w.candidates(f.relation)));
+  const stmts = ctx.map((f, j) => {
+    const k = f.statement.lastIndexOf(f.object);
+    return f.statement.slice(0, k) + objs[j] + f.statement.slice(k + f.object.length);
+  });
+  const order = [0, 1, 2].sort(() => rnd() - 0.5);
+  const prompt = 'Context: ' + order.map((j) => stmts[j]).join(' ') + '\n';
+  lines.push(
+    JSON.stringify({
+      source: 'rag',
+      prompt,
+      completion: `Q: ${pick(questions.get(target.id)!)}\nA: ${objs[0]}`,
+    }),
+  );
+}
+writeFileSync(out!, lines.join('\n') + '\n');
