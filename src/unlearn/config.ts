@@ -189,7 +189,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     probeData: 'retain+forget',
     reinitEvery: 25,
     unlikelihood: 0,
-    generic: 1,
+    generic: 2,
     genericSubject: '<unk>',
     genericTarget: 'placeholder',
     genericSpread: 1,
