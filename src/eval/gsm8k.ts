@@ -25,6 +25,30 @@ export function loadGsm8k(path: string): Gsm8kItem[] {
   });
 }
 
+/**
+ * A GSM8K training item as a prompt/completion pair for a reasoning (logic) stream: the zero-shot prompt
+ * "Q: …\nA:" and the reference solution on one line, calculator annotations ("<<48/2=24>>") removed,
+ * ending "The answer is N." — the form lm-evaluation-harness's strict chain-of-thought filter extracts.
+ */
+export function gsm8kTrainingRecord(
+  question: string,
+  answer: string,
+): { prompt: string; completion: string } {
+  const at = answer.lastIndexOf('####');
+  if (at < 0) throw new Error('answer has no "#### N" final line');
+  const solution = answer
+    .slice(0, at)
+    .replace(/<<[^>]*>>/g, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join(' ');
+  return {
+    prompt: gsm8kPrompt(question, 'zero-shot'),
+    completion: ` ${solution} The answer is ${goldAnswer(answer)}.`,
+  };
+}
+
 /** The gold answer: the text after the last `####`, normalised. */
 export function goldAnswer(answer: string): string {
   const at = answer.lastIndexOf('####');

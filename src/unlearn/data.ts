@@ -2,6 +2,7 @@
 // --retain FILE --logic FILE [--rag FILE]`): forget prompts (training templates) for the fact stream,
 // held-out templates for evaluation, retain entities of the forget relation for the probe, and the three
 // anchor streams (logic, closed-book retain facts, reading with facts in context).
+import { gsm8kTrainingRecord } from '../eval/gsm8k.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import { loadFactSet, type Fact } from '../data/facts.ts';
 import { closedBookPrompt, ragPrompt } from '../data/format.ts';
@@ -242,13 +243,19 @@ export function dataFromWorld(
   };
 }
 
+/** `{"prompt", "completion"}` lines, or GSM8K's `{"question", "answer": "… #### N"}` (converted). */
 function readAnchorFile(path: string): AnchorRecord[] {
   return readJsonl(path, (value) => {
     const record = value as Record<string, unknown>;
-    if (typeof record?.prompt !== 'string' || typeof record.completion !== 'string') {
-      throw new Error('each line needs "prompt" and "completion" strings');
+    if (typeof record?.prompt === 'string' && typeof record.completion === 'string') {
+      return { prompt: record.prompt, completion: record.completion };
     }
-    return { prompt: record.prompt, completion: record.completion };
+    if (typeof record?.question === 'string' && typeof record.answer === 'string') {
+      return gsm8kTrainingRecord(record.question, record.answer);
+    }
+    throw new Error(
+      'each line needs "prompt" and "completion" strings (or GSM8K\'s "question" and "answer")',
+    );
   });
 }
 

@@ -179,6 +179,43 @@ test('fact-set files drive the same trainer (forget / retain / logic files, read
   );
 });
 
+test('a GSM8K file ({"question", "answer": "… #### N"}) is a logic stream as it is; bad lines are named', () => {
+  const forget = join(fx.root, 'forget-g.jsonl');
+  const retain = join(fx.root, 'retain-g.jsonl');
+  const logic = join(fx.root, 'gsm8k.jsonl');
+  const lines = (items: unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + '\n';
+  writeFileSync(forget, lines(fx.world.facts.filter((f) => f.split === 'forget')));
+  writeFileSync(retain, lines(fx.world.facts.filter((f) => f.split === 'retain')));
+  writeFileSync(
+    logic,
+    lines([
+      {
+        question: 'Tom has 3 apples and buys 4 more. How many apples does he have?',
+        answer: 'He has 3+4 = <<3+4=7>>7 apples.\n#### 7',
+      },
+      { prompt: 'Q: 1 + 1?\nA:', completion: ' 2' },
+    ]),
+  );
+  const options = { ragVariants: 1, ragCounterfactual: 0.5, seed: 0 };
+  assert.deepEqual(dataFromFiles({ forget, retain, logic }, options).logic, [
+    {
+      prompt: 'Q: Tom has 3 apples and buys 4 more. How many apples does he have?\nA:',
+      completion: ' He has 3+4 = 7 apples. The answer is 7.',
+    },
+    { prompt: 'Q: 1 + 1?\nA:', completion: ' 2' },
+  ]);
+  writeFileSync(logic, lines([{ question: 'No final line?', answer: 'It is 5.' }]));
+  assert.throws(
+    () => dataFromFiles({ forget, retain, logic }, options),
+    /gsm8k\.jsonl:1.*no "#### N" final line/,
+  );
+  writeFileSync(logic, lines([{ text: 'neither shape' }]));
+  assert.throws(
+    () => dataFromFiles({ forget, retain, logic }, options),
+    /gsm8k\.jsonl:1.*"prompt" and "completion"/,
+  );
+});
+
 test('statement prompts and random generic targets', () => {
   const config = tinyConfig({ fact: { statements: true, genericTarget: 'random', generic: 1 } });
   const data = dataFor(config);
