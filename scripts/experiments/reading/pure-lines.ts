@@ -1,8 +1,9 @@
 // Pure-reading RAG lines: every context object random, so memory is useless and only reading scores.
-// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N
+// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N [STATEMENTS=3]
+// (STATEMENTS 2: the asked statement and one of the same relation only; the same random draws.)
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
-const [worldDir, out, nStr] = process.argv.slice(2);
+const [worldDir, out, nStr, statements = '3'] = process.argv.slice(2);
 const w = loadWorld(worldDir!);
 let s = 12345;
 const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -23,7 +24,7 @@ for (let i = 0; i < Number(nStr); i++) {
     const k = f.statement.lastIndexOf(f.object);
     return f.statement.slice(0, k) + objs[j] + f.statement.slice(k + f.object.length);
   });
-  const order = [0, 1, 2].sort(() => rnd() - 0.5);
+  const order = [0, 1, 2].sort(() => rnd() - 0.5).filter((j) => j < Number(statements));
   const prompt = 'Context: ' + order.map((j) => stmts[j]).join(' ') + '\n';
   lines.push(
     JSON.stringify({
