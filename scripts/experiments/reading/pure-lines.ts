@@ -1,13 +1,22 @@
 // Pure-reading RAG lines: every context object random, so memory is useless and only reading scores.
-// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N [STATEMENTS=3]
-// (STATEMENTS 2: the asked statement and one of the same relation only; the same random draws.)
+// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N [STATEMENTS=3] [ORDER=sort]
+// (STATEMENTS 2: the asked statement and one of the same relation only; the same random draws. ORDER
+// "sort" orders statements with a random-comparator sort, which is biased — the measured files used it;
+// "uniform" shuffles them uniformly, as the world does.)
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
-const [worldDir, out, nStr, statements = '3'] = process.argv.slice(2);
+const [worldDir, out, nStr, statements = '3', ordering = 'sort'] = process.argv.slice(2);
 const w = loadWorld(worldDir!);
 let s = 12345;
 const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
 const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+const shuffle = (a: number[]) => {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+};
 const questions = new Map<string, string[]>();
 for (const r of [...w.retainTrain, ...w.forgetTrain]) {
   const q = r.prompt.replace(/\nA:$/, '').replace(/^Q: /, '');
@@ -24,7 +33,9 @@ for (let i = 0; i < Number(nStr); i++) {
     const k = f.statement.lastIndexOf(f.object);
     return f.statement.slice(0, k) + objs[j] + f.statement.slice(k + f.object.length);
   });
-  const order = [0, 1, 2].sort(() => rnd() - 0.5).filter((j) => j < Number(statements));
+  const order = (ordering === 'uniform' ? shuffle([0, 1, 2]) : [0, 1, 2].sort(() => rnd() - 0.5)).filter(
+    (j) => j < Number(statements),
+  );
   const prompt = 'Context: ' + order.map((j) => stmts[j]).join(' ') + '\n';
   lines.push(
     JSON.stringify({
