@@ -1,21 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runInFreshProcess } from '../helpers/fresh-process.ts';
 
 // The pool's limit is read once at import, so each case runs in a fresh process: it releases eight
 // 1 MiB buffers and prints the idle bytes the pool kept.
-function idleBytesWith(value: string): { status: number | null; stdout: string; stderr: string } {
+function idleBytesWith(value: string) {
   const script = [
     "import { allocUninit, poolStats, release } from './src/tensor/pool.ts';",
     'const buffers = Array.from({ length: 8 }, () => allocUninit(262144));',
     'for (const b of buffers) release(b);',
     'console.log(poolStats().idleBytes);',
   ].join('\n');
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    env: { ...process.env, RLCP_POOL_MIB: value },
-    encoding: 'utf8',
-  });
-  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
+  return runInFreshProcess(script, { RLCP_POOL_MIB: value });
 }
 
 test('RLCP_POOL_MIB caps the idle memory the buffer pool keeps', () => {

@@ -145,13 +145,20 @@ test('the generic-answer target replaces the subject with the placeholder and tr
   assert.equal(logged.length, config.steps);
 });
 
-test('fact-set files drive the same trainer (forget / retain / logic files, reading records built from statements)', () => {
-  const forget = join(fx.root, 'forget.jsonl');
-  const retain = join(fx.root, 'retain.jsonl');
-  const logic = join(fx.root, 'logic.jsonl');
-  const lines = (items: unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + '\n';
+const lines = (items: readonly unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + '\n';
+
+/** The fixture world's forget and retain facts as fact-set files `<prefix>forget.jsonl`, `<prefix>retain.jsonl`. */
+function writeFactFiles(prefix: string): { forget: string; retain: string } {
+  const forget = join(fx.root, `${prefix}forget.jsonl`);
+  const retain = join(fx.root, `${prefix}retain.jsonl`);
   writeFileSync(forget, lines(fx.world.facts.filter((f) => f.split === 'forget')));
   writeFileSync(retain, lines(fx.world.facts.filter((f) => f.split === 'retain')));
+  return { forget, retain };
+}
+
+test('fact-set files drive the same trainer (forget / retain / logic files, reading records built from statements)', () => {
+  const { forget, retain } = writeFactFiles('');
+  const logic = join(fx.root, 'logic.jsonl');
   writeFileSync(
     logic,
     lines(fx.world.logicTrain.map((r) => ({ prompt: r.prompt, completion: r.completion }))),
@@ -180,12 +187,8 @@ test('fact-set files drive the same trainer (forget / retain / logic files, read
 });
 
 test('a GSM8K file ({"question", "answer": "… #### N"}) is a logic stream as it is; bad lines are named', () => {
-  const forget = join(fx.root, 'forget-g.jsonl');
-  const retain = join(fx.root, 'retain-g.jsonl');
+  const { forget, retain } = writeFactFiles('gsm8k-');
   const logic = join(fx.root, 'gsm8k.jsonl');
-  const lines = (items: unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + '\n';
-  writeFileSync(forget, lines(fx.world.facts.filter((f) => f.split === 'forget')));
-  writeFileSync(retain, lines(fx.world.facts.filter((f) => f.split === 'retain')));
   writeFileSync(
     logic,
     lines([

@@ -1,16 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runInFreshProcess } from '../../helpers/fresh-process.ts';
 
 // The thread count is read once at import, so each case runs in a fresh process.
-function threadsWith(value: string): { status: number | null; stdout: string; stderr: string } {
+function threadsWith(value: string) {
   const script =
     "import { getNumThreads } from './src/tensor/kernels/onnx.ts'; console.log(getNumThreads());";
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    env: { ...process.env, RLCP_NUM_THREADS: value },
-    encoding: 'utf8',
-  });
-  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
+  return runInFreshProcess(script, { RLCP_NUM_THREADS: value });
 }
 
 test('RLCP_NUM_THREADS sets the native kernels thread count', () => {
