@@ -431,7 +431,8 @@ export class Qwen2ForCausalLM {
   }
 }
 
-const PROJECTION_WEIGHT = /^model\.layers\.\d+\.(?:self_attn|mlp)\.[a-z_]+_proj\.weight$/;
+/** A decoder layer's projection weight (the ones adapters may update): groups are the layer and the projection. */
+export const PROJECTION_WEIGHT = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+_proj)\.weight$/;
 
 function project(x: Tensor, p: Projection): Tensor {
   const y = linear(x, p.weight, p.bias);

@@ -1,7 +1,7 @@
 // LoRA (Hu et al. 2021): each adapted projection computes x·Wᵀ + (α/r)·(x·Aᵀ)·Bᵀ through the model's
 // low-rank adapter path (Qwen2ForCausalLM.withAdapters), so the frozen base tensors are shared and no
 // weight-sized tensor is built during training; `merged` folds the adapters in for saving.
-import { Qwen2ForCausalLM, type LowRankAdapter } from '../nn/qwen2.ts';
+import { PROJECTION_WEIGHT, Qwen2ForCausalLM, type LowRankAdapter } from '../nn/qwen2.ts';
 import { Tensor, noGrad } from '../tensor/tensor.ts';
 import { add, matmul, scale } from '../tensor/ops.ts';
 import { Rng } from '../tensor/random.ts';
@@ -14,8 +14,6 @@ export interface LoraOptions {
   /** Decoder layers [first, last] inclusive; null = every layer. */
   layers: [number, number] | null;
 }
-
-const PROJECTION = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+)\.weight$/;
 
 export class LoraAdapters {
   /** `lora.<weight name>.A` [r, in] and `.B` [out, r]; B starts at zero so the model starts unchanged. */
@@ -33,7 +31,7 @@ export class LoraAdapters {
     const rng = new Rng(seed);
     const adapters = new Map<string, LowRankAdapter>();
     for (const [name, weight] of base.namedParameters()) {
-      const match = PROJECTION.exec(name);
+      const match = PROJECTION_WEIGHT.exec(name);
       if (!match) continue;
       const layer = Number(match[1]);
       if (!options.targets.includes(match[2]!)) continue;
