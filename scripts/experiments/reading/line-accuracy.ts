@@ -1,5 +1,5 @@
 // Accuracy of a model on pretraining-style reading lines ({"prompt": "Context: …\n", "completion":
-// "Q: …\nA: answer"}): greedy answer after the last "A:", first word compared. Usage:
+// "Q: …\nA: answer"}): greedy answer after the last "A:"; one-word answers by the first word said, longer ones whole. Usage:
 //   node --import tsx scripts/experiments/reading/line-accuracy.ts MODEL LINES.jsonl [N=200]
 import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
@@ -16,10 +16,13 @@ const lines = readFileSync(file!, 'utf8')
   .map((l) => JSON.parse(l));
 const prompts = lines.map((l) => l.prompt + l.completion.slice(0, l.completion.lastIndexOf('A:') + 2));
 const answers = lines.map((l) => l.completion.slice(l.completion.lastIndexOf('A:') + 3));
-const gen = inf.generate(prompts, { maxNewTokens: 3, stopStrings: ['\n'], label: 'x' });
+// Quoted answers ("Stokuton is a city in Trand.") are compared whole, object answers by their first word.
+const gen = inf.generate(prompts, { maxNewTokens: 16, stopStrings: ['\n'], label: 'x' });
+const clean = (text: string) => text.trim().replace(/\.$/, '');
 let ok = 0;
 gen.forEach((g, i) => {
-  if (g.text.trim().split(/[ .]/)[0] === answers[i]) ok++;
+  const said = clean(g.text);
+  if ((answers[i]!.includes(' ') ? said : said.split(/[ .]/)[0]) === clean(answers[i]!)) ok++;
   else if (i < 5) console.log(JSON.stringify(prompts[i]), '->', g.text, 'want', answers[i]);
 });
 console.log('acc', ok / lines.length);

@@ -1,11 +1,12 @@
 // Pure-reading RAG lines: every context object random, so memory is useless and only reading scores.
-// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N [STATEMENTS=3] [ORDER=sort]
+// Usage: node --import tsx scripts/experiments/reading/pure-lines.ts WORLD OUT.jsonl N [STATEMENTS=3] [ORDER=sort] [ANSWER=object]
 // (STATEMENTS 2: the asked statement and one of the same relation only; the same random draws. ORDER
 // "sort" orders statements with a random-comparator sort, which is biased — the measured files used it;
-// "uniform" shuffles them uniformly, as the world does.)
+// "uniform" shuffles them uniformly, as the world does. ANSWER "quote": the answer restates the asked
+// statement, e.g. "A: Stokuton is a city in Trand.", instead of the object alone.)
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
-const [worldDir, out, nStr, statements = '3', ordering = 'sort'] = process.argv.slice(2);
+const [worldDir, out, nStr, statements = '3', ordering = 'sort', answer = 'object'] = process.argv.slice(2);
 const w = loadWorld(worldDir!);
 let s = 12345;
 const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -41,7 +42,7 @@ for (let i = 0; i < Number(nStr); i++) {
     JSON.stringify({
       source: 'rag',
       prompt,
-      completion: `Q: ${pick(questions.get(target.id)!)}\nA: ${objs[0]}`,
+      completion: `Q: ${pick(questions.get(target.id)!)}\nA: ${answer === 'quote' ? stmts[0] : objs[0]}`,
     }),
   );
 }
