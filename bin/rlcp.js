@@ -11,8 +11,8 @@ import { register } from 'tsx/esm/api';
 const MALLOC_TUNING = {
   // Below 32 MiB (glibc's maximum for this setting) allocations come from the heap, not fresh mmaps…
   MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
-  // …and up to 256 MiB freed at the heap's top stays mapped for the next allocation.
-  MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
+  // …and up to 64 MiB freed at the heap's top stays mapped for the next allocation.
+  MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024),
 };
 const TUNED_MARK = 'RLCP_MALLOC_TUNED';
 
