@@ -6,7 +6,6 @@
 // from newly mapped pages, and the page faults made a training step of the world model 1.5–2× slower
 // (measured: `bench/README.md`, "malloc"). Values already in the environment are kept.
 import { spawn } from 'node:child_process';
-import { register } from 'tsx/esm/api';
 
 const MALLOC_TUNING = {
   // Below 32 MiB (glibc's maximum for this setting) allocations come from the heap, not fresh mmaps…
@@ -31,6 +30,8 @@ if (process.platform === 'linux' && !process.env[TUNED_MARK]) {
     } else process.exit(code ?? 1);
   });
 } else {
+  // The TypeScript loader only in the process that runs the CLI, not in the launcher.
+  const { register } = await import('tsx/esm/api');
   register();
   const { main } = await import('../src/cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));

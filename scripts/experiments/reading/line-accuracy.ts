@@ -16,7 +16,6 @@ const lines = readFileSync(file!, 'utf8')
   .map((l) => JSON.parse(l));
 const prompts = lines.map((l) => l.prompt + l.completion.slice(0, l.completion.lastIndexOf('A:') + 2));
 const answers = lines.map((l) => l.completion.slice(l.completion.lastIndexOf('A:') + 3));
-// Quoted answers ("Stokuton is a city in Trand.") are compared whole, object answers by their first word.
 const gen = inf.generate(prompts, { maxNewTokens: 16, stopStrings: ['\n'], label: 'x' });
 const clean = (text: string) => text.trim().replace(/\.$/, '');
 let ok = 0;
