@@ -1,0 +1,59 @@
+// Reading drills: contexts of K statements whose objects are all random, followed by Q questions about Q
+// different statements of the context, each answered with the object ("multi-query associative recall").
+// Usage: node --import tsx scripts/experiments/reading/drill-lines.ts WORLD OUT.jsonl N K Q [TRAIN=question] [SEED=1]
+// K may be a range "2-8" (uniform per line); Q is capped at K.
+// TRAIN "answer": the first question goes into the (untrained) prompt, so with Q = 1 only the answer is
+// trained; "question" (default): every question and answer is trained, as the world's RAG lines are.
+import { loadWorld } from '../../../src/data/world.ts';
+import { writeFileSync } from 'node:fs';
+import { Rng } from '../../../src/data/rng.ts';
+const [worldDir, out, nStr, kStr, qStr, train = 'question', seed = '1'] = process.argv.slice(2);
+const w = loadWorld(worldDir!);
+// sfc32, not a short LCG: with an LCG, models learnt the generator's correlations instead of reading.
+const rng = new Rng(Number(seed));
+const rnd = () => rng.float();
+const [kMin, kMax = kMin] = kStr!.split('-').map(Number) as [number, number?];
+const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+const shuffle = <T>(a: T[]) => {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+};
+const questions = new Map<string, string[]>();
+for (const r of [...w.retainTrain, ...w.forgetTrain]) {
+  const q = r.prompt.replace(/\nA:$/, '').replace(/^Q: /, '');
+  questions.set(r.fact_id, [...(questions.get(r.fact_id) ?? []), q]);
+}
+const lines: string[] = [];
+for (let i = 0; i < Number(nStr); i++) {
+  // K facts with distinct subjects, half of them sharing the first one's relation where possible.
+  const first = pick(w.facts);
+  const ctx = [first];
+  const k = kMin + Math.floor(rnd() * (kMax - kMin + 1));
+  while (ctx.length < k) {
+    const pool = rnd() < 0.5 ? w.facts.filter((f) => f.relation === first.relation) : w.facts;
+    const f = pick(pool);
+    if (!ctx.some((c) => c.subject === f.subject || c.object === f.subject || f.object === c.subject))
+      ctx.push(f);
+  }
+  const stated = ctx.map((f) => {
+    const object = pick(w.candidates(f.relation));
+    const k = f.statement.lastIndexOf(f.object);
+    return { f, object, text: f.statement.slice(0, k) + object + f.statement.slice(k + f.object.length) };
+  });
+  const asked = shuffle([...stated.keys()]).slice(0, Math.min(k, Number(qStr)));
+  const qa = asked.map((j) => `Q: ${pick(questions.get(stated[j]!.f.id)!)}\nA: ${stated[j]!.object}`);
+  const context = 'Context: ' + shuffle(stated.map((x) => x.text)).join(' ') + '\n';
+  const [head, ...rest] = qa;
+  const line =
+    train === 'answer'
+      ? {
+          prompt: context + head!.slice(0, head!.lastIndexOf('A:') + 2),
+          completion: head!.slice(head!.lastIndexOf('A:') + 2) + rest.map((x) => '\n' + x).join(''),
+        }
+      : { prompt: context, completion: qa.join('\n') };
+  lines.push(JSON.stringify({ source: 'rag', ...line }));
+}
+writeFileSync(out!, lines.join('\n') + '\n');
