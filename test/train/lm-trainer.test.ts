@@ -151,3 +151,27 @@ test('every trained token weighs the same whichever batch it lands in (token-wei
     }
   });
 });
+
+test('--length-group 0 draws uniform batches (a different run than grouped) and rejects a negative value', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rlcp-trainer-'));
+  try {
+    const run = (lengthGroupBatches: number, dir: string) =>
+      trainCausalLm({
+        model: freshModel(),
+        records,
+        tokenizer,
+        config: { ...config, steps: 2, lengthGroupBatches },
+        runDir: join(root, dir),
+      });
+    const grouped = weights(run(16, 'grouped').model);
+    const uniform = weights(run(0, 'uniform').model);
+    assert.ok(
+      uniform.some((w, i) => w.some((v, j) => v !== grouped[i]![j])),
+      'the batches should differ',
+    );
+    assert.deepEqual(weights(run(0, 'again').model), uniform, 'uniform batches are seeded too');
+    assert.throws(() => run(-1, 'negative'), /length grouping must be a whole number of batches ≥ 0, got -1/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

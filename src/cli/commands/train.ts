@@ -27,6 +27,7 @@ function trainConfigFromArgs(args: ParsedArgs, defaults: LmTrainConfig): LmTrain
     weightDecay: optNumber(args, 'weight-decay', defaults.weightDecay),
     clipNorm: optNumber(args, 'clip', defaults.clipNorm),
     maxLength: optNumber(args, 'max-length', defaults.maxLength),
+    lengthGroupBatches: optNumber(args, 'length-group', defaults.lengthGroupBatches),
     seed: optNumber(args, 'seed', defaults.seed),
     checkpointEvery: optNumber(args, 'checkpoint-every', defaults.checkpointEvery),
     logEvery: optNumber(args, 'log-every', defaults.logEvery),
@@ -95,6 +96,7 @@ registerCommand('train', async () => ({
   summary: 'fine-tune a model with the causal-LM loss on a JSONL file',
   usage:
     'rlcp train --model DIR --data FILE.jsonl --out DIR [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
+    '  [--length-group N]  batches cut from windows of N length-sorted batches (default 16; 0: uniform)\n' +
     '  FILE.jsonl lines: {"prompt","completion"} (loss on the completion) or {"text"}.\n' +
     '  OUT becomes a Hugging Face model folder, with train_config.json, metrics.jsonl and checkpoints/.',
   flags: ['resume'],
@@ -131,7 +133,7 @@ registerCommand('pretrain', async () => ({
   summary: 'initialise a small Qwen2 model and train it on a world (the base or, with --oracle, the oracle)',
   usage:
     'rlcp pretrain --world DIR --out DIR [--oracle] [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
-    '  [--hidden H --layers L --heads A --kv-heads K --intermediate I]\n' +
+    '  [--hidden H --layers L --heads A --kv-heads K --intermediate I] [--length-group N]\n' +
     '  Defaults (the shipped models/world-base recipe): 2000 steps, batch 64, lr 3e-3 (cosine to 10 %),\n' +
     '  warmup 100, seed 1; hidden 128, 4 layers, 4 heads / 2 KV heads, MLP 384.',
   flags: ['oracle', 'resume'],
