@@ -92,7 +92,7 @@ export function trainCausalLm(options: {
   const { tokenizer, config, runDir } = options;
   if (!Number.isInteger(config.lengthGroupBatches) || config.lengthGroupBatches < 0) {
     throw new Error(
-      `length grouping must be a whole number of batches ≥ 0, got ${config.lengthGroupBatches}`,
+      `length grouping (--length-group) must be a whole number of batches ≥ 0, got ${config.lengthGroupBatches}`,
     );
   }
   const examples: EncodedExample[] = options.records.map((r) => encodeRecord(tokenizer, r, config.maxLength));

@@ -170,7 +170,10 @@ test('--length-group 0 draws uniform batches (a different run than grouped) and 
       'the batches should differ',
     );
     assert.deepEqual(weights(run(0, 'again').model), uniform, 'uniform batches are seeded too');
-    assert.throws(() => run(-1, 'negative'), /length grouping must be a whole number of batches ≥ 0, got -1/);
+    assert.throws(
+      () => run(-1, 'negative'),
+      /length grouping \(--length-group\) must be a whole number of batches ≥ 0, got -1/,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
