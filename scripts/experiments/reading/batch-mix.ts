@@ -1,10 +1,10 @@
 // Padding overhead and source purity of the trainer's batches on the world's pretraining mix, per length-grouping
-// window (0 = uniform batches). Usage: node --import tsx scripts/experiments/reading/batch-mix.ts
+// window (0 = uniform batches). Usage (repository root): node --import tsx scripts/experiments/reading/batch-mix.ts
 import { readFileSync } from 'node:fs';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
 import { EpochSampler } from '../../../src/train/batches.ts';
-const tok = await loadTokenizer('/work/main/models/world-base/world');
-const lines = readFileSync('/work/main/models/world-base/world/pretrain.jsonl', 'utf8')
+const tok = await loadTokenizer('models/world-base/world');
+const lines = readFileSync('models/world-base/world/pretrain.jsonl', 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l));

@@ -7,45 +7,33 @@
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
 import { Rng } from '../../../src/data/rng.ts';
+import { questionsByFact } from './questions.ts';
 const [worldDir, out, nStr, kStr, qStr, train = 'question', seed = '1'] = process.argv.slice(2);
 const w = loadWorld(worldDir!);
 // sfc32, not a short LCG: with an LCG, models learnt the generator's correlations instead of reading.
 const rng = new Rng(Number(seed));
-const rnd = () => rng.float();
 const [kMin, kMax = kMin] = kStr!.split('-').map(Number) as [number, number?];
-const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
-const shuffle = <T>(a: T[]) => {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-};
-const questions = new Map<string, string[]>();
-for (const r of [...w.retainTrain, ...w.forgetTrain]) {
-  const q = r.prompt.replace(/\nA:$/, '').replace(/^Q: /, '');
-  questions.set(r.fact_id, [...(questions.get(r.fact_id) ?? []), q]);
-}
+const questions = questionsByFact(w);
 const lines: string[] = [];
 for (let i = 0; i < Number(nStr); i++) {
   // K facts with distinct subjects, half of them sharing the first one's relation where possible.
-  const first = pick(w.facts);
+  const first = rng.pick(w.facts);
   const ctx = [first];
-  const k = kMin + Math.floor(rnd() * (kMax - kMin + 1));
+  const k = rng.int(kMin, kMax);
   while (ctx.length < k) {
-    const pool = rnd() < 0.5 ? w.facts.filter((f) => f.relation === first.relation) : w.facts;
-    const f = pick(pool);
+    const pool = rng.float() < 0.5 ? w.facts.filter((f) => f.relation === first.relation) : w.facts;
+    const f = rng.pick(pool);
     if (!ctx.some((c) => c.subject === f.subject || c.object === f.subject || f.object === c.subject))
       ctx.push(f);
   }
   const stated = ctx.map((f) => {
-    const object = pick(w.candidates(f.relation));
+    const object = rng.pick(w.candidates(f.relation));
     const k = f.statement.lastIndexOf(f.object);
     return { f, object, text: f.statement.slice(0, k) + object + f.statement.slice(k + f.object.length) };
   });
-  const asked = shuffle([...stated.keys()]).slice(0, Math.min(k, Number(qStr)));
-  const qa = asked.map((j) => `Q: ${pick(questions.get(stated[j]!.f.id)!)}\nA: ${stated[j]!.object}`);
-  const context = 'Context: ' + shuffle(stated.map((x) => x.text)).join(' ') + '\n';
+  const asked = rng.shuffle([...stated.keys()]).slice(0, Math.min(k, Number(qStr)));
+  const qa = asked.map((j) => `Q: ${rng.pick(questions.get(stated[j]!.f.id)!)}\nA: ${stated[j]!.object}`);
+  const context = 'Context: ' + rng.shuffle(stated.map((x) => x.text)).join(' ') + '\n';
   const [head, ...rest] = qa;
   const line =
     train === 'answer'

@@ -8,6 +8,7 @@
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
 import { Rng } from '../../../src/data/rng.ts';
+import { questionsByFact } from './questions.ts';
 const [worldDir, out, nStr, statements = '3', ordering = 'sort', answer = 'object', render = 'statement'] =
   process.argv.slice(2);
 const relationKey: Record<string, string> = {
@@ -18,8 +19,6 @@ const relationKey: Record<string, string> = {
   country_capital: 'capital',
 };
 const w = loadWorld(worldDir!);
-// RNG "lcg" is the ANSI C generator the measured files of the README's first tables were drawn with: models
-// learnt its correlations (a different seed's lines exposed it). Anything else seeds the project's sfc32.
 // Object before subject: the subject, read last, can gather its object; a question's subject then finds it
 // by plain token identity.
 const objectFirst: Record<string, string> = {
@@ -29,6 +28,8 @@ const objectFirst: Record<string, string> = {
   country_currency: '{o} is the currency of {s}.',
   country_capital: '{o} is the capital of {s}.',
 };
+// RNG "lcg" is the ANSI C generator the measured files of the README's first tables were drawn with: models
+// learnt its correlations (a different seed's lines exposed it). Anything else seeds the project's sfc32.
 const lcgState = { s: 12345 };
 const sfc = new Rng(Number(process.env.PURE_SEED ?? 1));
 const rnd =
@@ -43,11 +44,7 @@ const shuffle = (a: number[]) => {
   }
   return a;
 };
-const questions = new Map<string, string[]>();
-for (const r of [...w.retainTrain, ...w.forgetTrain]) {
-  const q = r.prompt.replace(/\nA:$/, '').replace(/^Q: /, '');
-  questions.set(r.fact_id, [...(questions.get(r.fact_id) ?? []), q]);
-}
+const questions = questionsByFact(w);
 const lines: string[] = [];
 for (let i = 0; i < Number(nStr); i++) {
   const target = pick(w.facts);
