@@ -22,6 +22,7 @@ import { BenchWorker, type Reply } from './protocol.ts';
 import {
   QWEN25_05B,
   TRAIN_SHAPES,
+  ALL_TRAIN_SIZES,
   TRAIN_SIZES,
   trainGemmShapes,
   trainStepFlops,
@@ -34,16 +35,16 @@ const REPO = dirname(HERE);
 const OPENBLAS_VARS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 const SEED = 20240601;
 
-export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|all] [--skip-inference] [--skip-train] [--json]
+export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|world|all] [--skip-inference] [--skip-train] [--json]
             [--profile | --profile-only] [--steps N] [--warmup N] [--prompt-tokens 128] [--decode-tokens 128]
             [--prefill-rounds 3] [--threads 2] [--python /usr/bin/python3] [--torch-blas DIR]
 
-  --size            training sizes to run (default all)
+  --size            training sizes to run (default all = small and qwen0.5b-2L; world = the world model)
   --skip-inference  leave out the Qwen2.5-0.5B inference benchmark (the slow part)
   --skip-train      only the inference benchmark (and SGEMM)
   --profile         also profile rlcp's training step (V8 sampler) and print where the time goes
   --profile-only    only that profile, rlcp alone (no PyTorch, no inference): quick engine work
-  --steps/--warmup  measured / warm-up steps per configuration (default small 10/3, qwen0.5b-2L 5/1)
+  --steps/--warmup  measured / warm-up steps per configuration (default small and world 10/3, qwen0.5b-2L 5/1)
   --threads         rlcp's native threads (default 2)
   --python          the PyTorch interpreter (default /usr/bin/python3, Debian's python3-torch)
   --torch-blas      a folder holding libblas.so.3 to put first on the peer's LD_LIBRARY_PATH (default:
@@ -673,8 +674,8 @@ function printProfile(t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmS
 
 export async function runBench(args: ParsedArgs): Promise<number> {
   const sizeArg = optString(args, 'size') ?? 'all';
-  if (sizeArg !== 'all' && !(TRAIN_SIZES as readonly string[]).includes(sizeArg)) {
-    throw new Error(`--size must be one of ${[...TRAIN_SIZES, 'all'].join(', ')}, got "${sizeArg}"`);
+  if (sizeArg !== 'all' && !(ALL_TRAIN_SIZES as readonly string[]).includes(sizeArg)) {
+    throw new Error(`--size must be one of ${[...ALL_TRAIN_SIZES, 'all'].join(', ')}, got "${sizeArg}"`);
   }
   const sizes = optFlag(args, 'skip-train')
     ? []

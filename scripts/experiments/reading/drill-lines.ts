@@ -3,7 +3,9 @@
 // Usage: node --import tsx scripts/experiments/reading/drill-lines.ts WORLD OUT.jsonl N K Q [TRAIN=question] [SEED=1]
 // K may be a range "2-8" (uniform per line); Q is capped at K.
 // TRAIN "answer": the first question goes into the (untrained) prompt, so with Q = 1 only the answer is
-// trained; "question" (default): every question and answer is trained, as the world's RAG lines are.
+// trained; "question" (default): every question and answer is trained, as the world's RAG lines are;
+// "question-first": the first question goes *before* the context ("Q: …\nContext: …\nA:"), only the answer
+// is trained (Q is taken as 1), so the model reads every statement already knowing the asked subject.
 import { loadWorld } from '../../../src/data/world.ts';
 import { writeFileSync } from 'node:fs';
 import { Rng } from '../../../src/data/rng.ts';
@@ -36,12 +38,17 @@ for (let i = 0; i < Number(nStr); i++) {
   const context = 'Context: ' + rng.shuffle(stated.map((x) => x.text)).join(' ') + '\n';
   const [head, ...rest] = qa;
   const line =
-    train === 'answer'
+    train === 'question-first'
       ? {
-          prompt: context + head!.slice(0, head!.lastIndexOf('A:') + 2),
-          completion: head!.slice(head!.lastIndexOf('A:') + 2) + rest.map((x) => '\n' + x).join(''),
+          prompt: `${head!.slice(0, head!.lastIndexOf('\nA:'))}\n${context}A:`,
+          completion: head!.slice(head!.lastIndexOf('A:') + 2),
         }
-      : { prompt: context, completion: qa.join('\n') };
+      : train === 'answer'
+        ? {
+            prompt: context + head!.slice(0, head!.lastIndexOf('A:') + 2),
+            completion: head!.slice(head!.lastIndexOf('A:') + 2) + rest.map((x) => '\n' + x).join(''),
+          }
+        : { prompt: context, completion: qa.join('\n') };
   lines.push(JSON.stringify({ source: 'rag', ...line }));
 }
 writeFileSync(out!, lines.join('\n') + '\n');

@@ -1,5 +1,5 @@
 // Accuracy of a model on pretraining-style reading lines ({"prompt": "Context: …\n", "completion":
-// "Q: …\nA: answer"}): greedy answer after the last "A:"; one-word answers by the first word said, longer ones whole. Usage:
+// "Q: …\nA: answer"}, or a prompt ending "A:" and the answer as completion): greedy answer after the last "A:"; one-word answers by the first word said, longer ones whole. Usage:
 //   node --import tsx scripts/experiments/reading/line-accuracy.ts MODEL LINES.jsonl [N=200]
 import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
@@ -14,8 +14,10 @@ const lines = readFileSync(file!, 'utf8')
   .split('\n')
   .slice(0, Number(nStr))
   .map((l) => JSON.parse(l));
-const prompts = lines.map((l) => l.prompt + l.completion.slice(0, l.completion.lastIndexOf('A:') + 2));
-const answers = lines.map((l) => l.completion.slice(l.completion.lastIndexOf('A:') + 3));
+// A completion without "A:" is the answer alone (its prompt ends with "A:").
+const answerAt = (c: string) => (c.includes('A:') ? c.lastIndexOf('A:') + 2 : 0);
+const prompts = lines.map((l) => l.prompt + l.completion.slice(0, answerAt(l.completion)));
+const answers = lines.map((l) => l.completion.slice(answerAt(l.completion) + 1));
 const gen = inf.generate(prompts, { maxNewTokens: 16, stopStrings: ['\n'], label: 'x' });
 const clean = (text: string) => text.trim().replace(/\.$/, '');
 let ok = 0;
