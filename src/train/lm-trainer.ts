@@ -36,8 +36,8 @@ export interface LmTrainConfig {
   maxLength: number;
   /**
    * Length grouping: each batch is cut from a window of this many batches sorted by length (less padding);
-   * 0 draws batches uniformly. Grouping makes batches homogeneous — in a mixed data set, one source per
-   * batch — which slows learning (scripts/experiments/reading/README.md).
+   * 0 (the default) draws batches uniformly. Grouping makes batches homogeneous — in a mixed data set, one
+   * source per batch — which slowed every skill of the world model (scripts/experiments/reading/README.md).
    */
   lengthGroupBatches: number;
   seed: number;
@@ -54,7 +54,7 @@ export const DEFAULT_LM_TRAIN_CONFIG: LmTrainConfig = {
   weightDecay: 0.01,
   clipNorm: 1.0,
   maxLength: 256,
-  lengthGroupBatches: 16,
+  lengthGroupBatches: 0,
   seed: 0,
   checkpointEvery: 200,
   logEvery: 10,

@@ -96,7 +96,8 @@ registerCommand('train', async () => ({
   summary: 'fine-tune a model with the causal-LM loss on a JSONL file',
   usage:
     'rlcp train --model DIR --data FILE.jsonl --out DIR [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
-    '  [--length-group N]  batches cut from windows of N length-sorted batches (default 16; 0: uniform)\n' +
+    '  [--length-group N]  cut each batch from a window of N length-sorted batches: less padding, but\n' +
+    '                      homogeneous batches that learn slower (default 0: uniform batches)\n' +
     '  FILE.jsonl lines: {"prompt","completion"} (loss on the completion) or {"text"}.\n' +
     '  OUT becomes a Hugging Face model folder, with train_config.json, metrics.jsonl and checkpoints/.',
   flags: ['resume'],
