@@ -56,6 +56,22 @@ test('rope follows the rotate-half convention', () => {
   assert.throws(() => rope(x, Int32Array.of(1, 2), 10000), /positions/);
 });
 
+test('rope reuses its cos/sin tables per positions array, and not after the array changed', () => {
+  const x = randParam(rng, [2, 3, 4, 8]);
+  const positions = Int32Array.of(0, 1, 2, 3, 5, 6, 7, 8);
+  const first = rope(x, positions, 10000).data.slice();
+  assert.deepEqual(rope(x, positions, 10000).data, first, 'a second call with the same array');
+  // Other theta or head size with the same array must not read the cached tables.
+  assertClose(rope(x, positions, 1e6).data, ropeReference(x, positions, 1e6), { rtol: 1e-4, atol: 1e-5 });
+  const narrow = randParam(rng, [2, 3, 4, 4]);
+  assertClose(rope(narrow, positions, 10000).data, ropeReference(narrow, positions, 10000), {
+    rtol: 1e-4,
+    atol: 1e-5,
+  });
+  positions.set([9, 10, 11, 12, 0, 1, 2, 3]);
+  assertClose(rope(x, positions, 10000).data, ropeReference(x, positions, 10000), { rtol: 1e-4, atol: 1e-5 });
+});
+
 test('softmax and logSoftmax: values and gradients', () => {
   const a = randParam(rng, [3, 7], 3);
   assertClose(softmax(a).data, softmaxRowsReference(a.data, 7), { rtol: 1e-5, atol: 1e-7 });
