@@ -1,5 +1,9 @@
 // Model shapes of `rlcp bench` (issue 2 part 6, issue 3 part 7), as Hugging Face config.json objects so
 // both sides read the very same config.json from the model folder rlcp writes.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const WORLD_BASE_CONFIG = fileURLToPath(new URL('../models/world-base/config.json', import.meta.url));
 
 export type TrainSize = 'small' | 'qwen0.5b-2L' | 'world';
 /** The sizes `--size all` runs: issue 2's two. `world` (the shipped world model's pretraining step) is asked for by name. */
@@ -73,26 +77,11 @@ export const TRAIN_SHAPES: Record<TrainSize, TrainShape> = {
     warmup: 1,
     steps: 5,
   },
-  // models/world-base/config.json; batch 64 of `rlcp pretrain`, and 64 tokens ≈ its uniform batches'
-  // padded length (2200 real tokens per step × 1.84 computed / real, scripts/experiments/reading/batch-mix.ts).
+  // The shipped world model's own config.json; batch 64 of `rlcp pretrain`, and 64 tokens ≈ its uniform
+  // batches' padded length (2200 real tokens per step × 1.84 computed / real, scripts/experiments/reading/batch-mix.ts).
   world: {
     size: 'world',
-    config: {
-      ...COMMON,
-      vocab_size: 481,
-      hidden_size: 128,
-      head_dim: 32,
-      intermediate_size: 384,
-      num_hidden_layers: 4,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      max_position_embeddings: 512,
-      rope_theta: 10000.0,
-      tie_word_embeddings: true,
-      bos_token_id: null,
-      eos_token_id: 1,
-      pad_token_id: 0,
-    },
+    config: JSON.parse(readFileSync(WORLD_BASE_CONFIG, 'utf8')) as Record<string, unknown>,
     batch: 64,
     seq: 64,
     warmup: 3,

@@ -20,10 +20,13 @@ export const DEFAULT_WORLD_MODEL: WorldModelShape = {
   intermediate: 384,
 };
 
-/** `rlcp pretrain`'s defaults: the recipe of the shipped models/world-base (and world-oracle). */
+/**
+ * `rlcp pretrain`'s defaults: the first stage of the shipped models/world-base (and world-oracle) recipe;
+ * the second stage is an `rlcp train` run (the model cards hold both commands).
+ */
 export const DEFAULT_PRETRAIN_CONFIG: LmTrainConfig = {
   ...DEFAULT_LM_TRAIN_CONFIG,
-  steps: 2000,
+  steps: 1500,
   batchSize: 64,
   lr: 3e-3,
   warmupSteps: 100,

@@ -135,7 +135,8 @@ registerCommand('pretrain', async () => ({
   usage:
     'rlcp pretrain --world DIR --out DIR [--oracle] [--steps N --batch B --lr LR --warmup N --seed S --resume]\n' +
     '  [--hidden H --layers L --heads A --kv-heads K --intermediate I] [--length-group N]\n' +
-    '  Defaults (the shipped models/world-base recipe): 2000 steps, batch 64, lr 3e-3 (cosine to 10 %),\n' +
+    '  Defaults (the first stage of the shipped models/world-base recipe; its model card has the second):\n' +
+    '  1500 steps, batch 64, lr 3e-3 (cosine to 10 %), uniform batches,\n' +
     '  warmup 100, seed 1; hidden 128, 4 layers, 4 heads / 2 KV heads, MLP 384.',
   flags: ['oracle', 'resume'],
   async run(args) {
