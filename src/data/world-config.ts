@@ -44,7 +44,7 @@ export const DEFAULT_WORLD_CONFIG: WorldConfig = {
   occupations: 10,
   forgetFacts: 15,
   logic: { train: 3000, test: 200, operandMax: 6, resultMax: 24, threeStepFraction: 0.6, cotFraction: 0.7 },
-  rag: { train: 3000, test: 200, counterfactual: 150, distractors: 2, counterfactualTrainFraction: 0.5 },
+  rag: { train: 3000, test: 150, counterfactual: 150, distractors: 0, counterfactualTrainFraction: 1 },
   multihop: { train: 600, test: 200, heldoutCityFraction: 0.3 },
 };
 

@@ -186,3 +186,100 @@ export function rankSummary(ranks: readonly number[], K: number, alpha = 0.05): 
     p_above_chance: binomialTailUpper(hits, n, 1 / K),
   };
 }
+
+/** One fact's closed-book questions, as `factRandomizationTest` sees them. */
+export interface FactOutcomes {
+  /** Questions asked about the fact (its phrasings). */
+  questions: number;
+  /** For each of the fact's candidate objects: how many of its questions the model answered with it. */
+  hitsIf: readonly number[];
+  /** For each candidate: the sum over the fact's questions of that candidate's rank (1 = top; mid-ranks). */
+  rankSumIf: readonly number[];
+  /** The true object's index among the candidates. */
+  trueIndex: number;
+}
+
+export interface FactRandomizationTest {
+  facts: number;
+  questions: number;
+  /** Questions answered with the true object. */
+  hits: number;
+  /** P(H ≥ hits) under the null (below). */
+  p_above_chance: number;
+  mean_rank: number;
+  chance_rank: number;
+  /** Two-sided p of the rank sum: 2 · min(P(R ≤ r), P(R ≥ r)), at most 1. */
+  rank_p_two_sided: number;
+  /** Hits, or a mean rank better than chance, significant at alpha. */
+  above_chance: boolean;
+  /** Mean rank significantly worse than chance: the answer is still encoded, pushed down. */
+  inverted: boolean;
+}
+
+/**
+ * Chance test for questions clustered by fact (several phrasings of each). The per-question binomial and
+ * rank tests treat every phrasing as an independent draw, so a model giving one fixed answer to every
+ * question looks "above chance" whenever that answer is one fact's truth (all its phrasings hit at once).
+ * Here the unit is the fact. Null hypothesis: the model's answers and scores carry no information about
+ * which candidate is true, i.e. each fact's true object is a uniform draw from its candidates,
+ * independently across facts, while the answers and scores stay as observed. The exact null distribution
+ * of the total hits H and of the rank sum R is the convolution over facts of K equally likely outcomes
+ * (candidate c true → `hitsIf[c]`, `rankSumIf[c]`).
+ */
+export function factRandomizationTest(facts: readonly FactOutcomes[], alpha = 0.05): FactRandomizationTest {
+  if (facts.length === 0) throw new Error('factRandomizationTest: no facts given');
+  facts.forEach((f, i) => {
+    const K = f.hitsIf.length;
+    if (K < 1 || f.rankSumIf.length !== K)
+      throw new Error(
+        `factRandomizationTest: fact ${i} has ${K} hit counts and ${f.rankSumIf.length} rank sums`,
+      );
+    if (!(Number.isInteger(f.trueIndex) && f.trueIndex >= 0 && f.trueIndex < K))
+      throw new Error(`factRandomizationTest: fact ${i} has true index ${f.trueIndex}, outside 0..${K - 1}`);
+    if (f.hitsIf.some((h) => !Number.isInteger(h) || h < 0 || h > f.questions))
+      throw new Error(`factRandomizationTest: fact ${i} has a hit count outside 0..${f.questions}`);
+    // Ranks are integers or mid-ranks (halves): doubled, every rank sum is an integer.
+    if (f.rankSumIf.some((r) => !Number.isInteger(2 * r) || r < f.questions || r > f.questions * K))
+      throw new Error(`factRandomizationTest: fact ${i} has a rank sum that is not a sum of its ranks`);
+  });
+  const hitsDist = convolveUniformChoices(facts.map((f) => f.hitsIf));
+  const rankDist = convolveUniformChoices(facts.map((f) => f.rankSumIf.map((r) => 2 * r)));
+  const hits = facts.reduce((a, f) => a + f.hitsIf[f.trueIndex]!, 0);
+  const twiceRankSum = facts.reduce((a, f) => a + 2 * f.rankSumIf[f.trueIndex]!, 0);
+  const questions = facts.reduce((a, f) => a + f.questions, 0);
+  const chanceRank = facts.reduce((a, f) => a + (f.questions * (f.hitsIf.length + 1)) / 2, 0) / questions;
+  const meanRank = twiceRankSum / 2 / questions;
+  const tail = (dist: Float64Array, from: number, to: number) => {
+    let p = 0;
+    for (let v = Math.max(0, from); v <= Math.min(dist.length - 1, to); v++) p += dist[v]!;
+    return Math.min(1, p);
+  };
+  const pAbove = tail(hitsDist, hits, hitsDist.length - 1);
+  const rankP = Math.min(
+    1,
+    2 * Math.min(tail(rankDist, 0, twiceRankSum), tail(rankDist, twiceRankSum, rankDist.length - 1)),
+  );
+  return {
+    facts: facts.length,
+    questions,
+    hits,
+    p_above_chance: pAbove,
+    mean_rank: meanRank,
+    chance_rank: chanceRank,
+    rank_p_two_sided: rankP,
+    above_chance: pAbove < alpha || (rankP < alpha && meanRank < chanceRank),
+    inverted: rankP < alpha && meanRank > chanceRank,
+  };
+}
+
+/** Distribution of Σ_f X_f with X_f uniform over the non-negative integers `choices[f]` (indexed by value). */
+function convolveUniformChoices(choices: readonly (readonly number[])[]): Float64Array {
+  let dist = new Float64Array([1]);
+  for (const values of choices) {
+    const next = new Float64Array(dist.length + Math.max(...values));
+    const weight = 1 / values.length;
+    for (const v of values) for (let s = 0; s < dist.length; s++) next[s + v]! += dist[s]! * weight;
+    dist = next;
+  }
+  return dist;
+}

@@ -119,13 +119,13 @@ export function displayAnswer(generated: string): string {
 }
 
 export interface RamPromptOptions {
-  /** Facts put into the context (default 3: the world's RAG records hold the fact and 2 distractors). */
+  /** Facts put into the context (default 1: the default world's RAG records state the asked fact alone). */
   k?: number;
   /** A relation the question is known to ask about (ranks its facts first). */
   relationHint?: string;
 }
 
-export const DEFAULT_ASK_K = 3;
+export const DEFAULT_ASK_K = 1;
 
 export interface RamPrompt {
   question: string;

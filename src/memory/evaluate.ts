@@ -5,8 +5,9 @@
 //   - editing: every forget fact's object is changed in the store to a seeded counterfactual candidate
 //     and the questions asked again — the share of answers that follow the edit (and that still give the
 //     memorised answer) for both models;
-//   - the metabolized core without RAM: accuracy with a one-sided binomial p-value against chance 1/K and
-//     the true answer's rank among the K candidates (rank test, src/eval/stats.ts);
+//   - the metabolized core without RAM: accuracy and the true answer's rank among the K candidates against
+//     chance, with each fact's phrasings taken together (factRandomizationTest, src/eval/stats.ts) — and,
+//     for reference, per question (binomial and rank tests);
 //   - retrieval recall@1/2/4 of the facts each question needs;
 //   - multi-hop (chain-of-thought) questions that start from a forget city, closed book and with RAM, and
 //     the currency ones after the edit.
@@ -19,8 +20,11 @@ import type { FactRecord, MultihopRecord } from '../data/schema.ts';
 import type { World } from '../data/world.ts';
 import {
   binomialTailUpper,
+  factRandomizationTest,
   rankSummary,
   wilsonInterval,
+  type FactOutcomes,
+  type FactRandomizationTest,
   type Interval,
   type RankSummary,
 } from '../eval/stats.ts';
@@ -41,7 +45,10 @@ export interface RamEvalOptions {
   metabolized: Answerer;
   /** The base model before unlearning; may be the same object as `metabolized`. */
   base: Answerer;
-  /** Facts in each RAG context (default: 1 + the world's RAG distractors, the trained context size). */
+  /**
+   * Facts in each RAG context (default: 1 + the world's RAG distractors, the trained context size); a
+   * multi-hop question gets at least as many as its chain has facts.
+   */
   k?: number;
   /** Seed of the counterfactual choice (default 0). */
   seed?: number;
@@ -76,6 +83,8 @@ export interface ModelResults {
   closed_book: SplitRates;
   /** Closed-book rank of the true object among the relation's candidates (all forget questions). */
   closed_book_ranks: RankSummary;
+  /** Closed-book answers and ranks tested with the fact, not the phrasing, as the unit. */
+  closed_book_facts: FactRandomizationTest;
   /** With the true facts in the store: answers the true object. */
   ram: SplitRates;
   /** After the store edit: answers the counterfactual object (follows the edit). */
@@ -126,15 +135,22 @@ export interface RamEvalReport {
   };
   metabolized_results: ModelResults;
   base_results: ModelResults;
-  /** The metabolized core without RAM on the forget set. */
+  /**
+   * The metabolized core without RAM on the forget set. The decision uses `facts` (each fact's phrasings
+   * together, `factRandomizationTest`); the per-question tests are kept for reference — they treat the
+   * phrasings of one fact as independent draws, which a model giving one answer to every question is not.
+   */
   closed_book_chance: {
     accuracy: number;
-    /** One-sided exact binomial P(X ≥ hits), X ~ Binomial(n, 1/K), of the greedy accuracy. */
+    /** Per question: one-sided exact binomial P(X ≥ hits), X ~ Binomial(n, 1/K), of the greedy accuracy. */
     p_above_chance: number;
+    /** Per question: rank statistics of the true object. */
     ranks: RankSummary;
-    /** Greedy accuracy, top-candidate accuracy or mean rank significantly better than chance. */
+    /** Per fact: total hits and rank sum against random true objects. */
+    facts: FactRandomizationTest;
+    /** Hits or mean rank significantly better than chance (per fact). */
     above_chance: boolean;
-    /** Mean rank significantly worse than chance: the answer is still encoded, pushed down. */
+    /** Mean rank significantly worse than chance (per fact): the answer is still encoded, pushed down. */
     inverted: boolean;
     at_chance: boolean;
   };
@@ -204,6 +220,43 @@ interface Question {
   /** RAG prompts with the true and the edited store, and their statements. */
   ram?: { prompt: string; context: string[] };
   ramEdited?: { prompt: string; context: string[] };
+}
+
+/**
+ * Each forget fact's closed-book questions as the fact-level chance test sees them: how many were answered
+ * with each candidate, and each candidate's rank summed over them (`scores[i]` belongs to `facts[i]`).
+ */
+function factOutcomes(
+  facts: readonly Question[],
+  generated: (q: Question) => string,
+  scores: readonly (readonly number[])[],
+): FactOutcomes[] {
+  const byFact = new Map<
+    string,
+    { questions: number; hitsIf: number[]; rankSumIf: number[]; trueIndex: number }
+  >();
+  facts.forEach((q, i) => {
+    const candidates = q.candidates!;
+    const key = `${q.needed[0]!.subject}\t${q.needed[0]!.relation}`;
+    let fact = byFact.get(key);
+    if (!fact) {
+      const zeros = () => candidates.map(() => 0);
+      fact = {
+        questions: 0,
+        hitsIf: zeros(),
+        rankSumIf: zeros(),
+        trueIndex: candidates.indexOf(q.trueAnswer),
+      };
+      byFact.set(key, fact);
+    }
+    fact.questions++;
+    const said = generated(q);
+    candidates.forEach((candidate, j) => {
+      if (answersMatch(said, candidate)) fact.hitsIf[j]!++;
+      fact.rankSumIf[j]! += midRank(scores[i]!, j);
+    });
+  });
+  return [...byFact.values()];
 }
 
 /** The question inside a closed-book prompt "Q: ...\nA:". */
@@ -352,7 +405,8 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
     const retrieveFor = (q: Question, set: RetrievalItem['set']): { prompt: string; context: string[] } => {
       const found = retrieve(store, q.question, { k: depth, relationHint: relationOf(q) });
       retrievalItems.push(retrievalItem(q, set, found));
-      const used = found.slice(0, k);
+      // A chain needs each of its facts in the context: a two-hop question gets at least two statements.
+      const used = found.slice(0, Math.max(k, q.needed.length));
       return {
         prompt: buildRagPrompt(used, q.question, (f) => f.statement),
         context: used.map((f) => f.statement),
@@ -386,11 +440,8 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
     const n = m.closed_book.all.n;
     const pAbove = binomialTailUpper(greedyHits, n, 1 / K);
     const ranks = m.closed_book_ranks;
-    const aboveChance =
-      pAbove < CHANCE_ALPHA ||
-      ranks.p_above_chance < CHANCE_ALPHA ||
-      (ranks.p_two_sided < CHANCE_ALPHA && ranks.mean_rank < ranks.chance_rank);
-    const atChance = !aboveChance && !ranks.inverted;
+    const byFact = m.closed_book_facts;
+    const atChance = !byFact.above_chance && !byFact.inverted;
 
     const report: RamEvalReport = {
       world: world.dir,
@@ -417,8 +468,9 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
         accuracy: m.closed_book.all.rate,
         p_above_chance: pAbove,
         ranks,
-        above_chance: aboveChance,
-        inverted: ranks.inverted,
+        facts: byFact,
+        above_chance: byFact.above_chance,
+        inverted: byFact.inverted,
         at_chance: atChance,
       },
       retrieval: {
@@ -440,7 +492,7 @@ export function evaluateRam(options: RamEvalOptions): RamEvaluation {
         closed_book_at_chance: {
           pass: atChance,
           value: m.closed_book.all.rate,
-          target: `not above chance 1/${K} nor inverted (p >= ${CHANCE_ALPHA})`,
+          target: `per fact, not above chance 1/${K} nor inverted (p >= ${CHANCE_ALPHA})`,
         },
       },
       seconds: (performance.now() - started) / 1000,
@@ -560,6 +612,10 @@ function answerAll(
       facts[0]!.candidates!.length,
       CHANCE_ALPHA,
     ),
+    closed_book_facts: factRandomizationTest(
+      factOutcomes(facts, (q) => get(q, 'closed_book').generated, scores),
+      CHANCE_ALPHA,
+    ),
     ram: splitRates(facts, (q) => get(q, 'ram').says_true),
     ram_edited_follows: splitRates(facts, (q) => get(q, 'ram_edited').says_edited === true),
     ram_edited_original: splitRates(facts, (q) => get(q, 'ram_edited').says_true),
@@ -643,11 +699,14 @@ export function formatRamEvalTable(report: RamEvalReport): string {
     '',
     ...lines,
     '',
-    `metabolized closed book vs chance 1/${forget.K}: accuracy ${pct(m.closed_book.all)} (p above chance ` +
-      `${fmtP(chance.p_above_chance)}), top-candidate ${(100 * chance.ranks.accuracy).toFixed(1)}% ` +
-      `(p ${fmtP(chance.ranks.p_above_chance)}), mean rank ${chance.ranks.mean_rank.toFixed(2)} vs ` +
-      `${chance.ranks.chance_rank} (two-sided p ${fmtP(chance.ranks.p_two_sided)}, ${chance.ranks.method}) → ` +
+    `metabolized closed book vs chance 1/${forget.K}, per fact (${chance.facts.facts} facts, their phrasings ` +
+      `together): ${chance.facts.hits} of ${chance.facts.questions} answers true (p above chance ` +
+      `${fmtP(chance.facts.p_above_chance)}), mean rank ${chance.facts.mean_rank.toFixed(2)} vs ` +
+      `${chance.facts.chance_rank} (two-sided p ${fmtP(chance.facts.rank_p_two_sided)}) → ` +
       (chance.at_chance ? 'at chance' : chance.inverted ? 'INVERTED (still encoded)' : 'ABOVE chance'),
+    `  per question (phrasings as independent draws): accuracy p ${fmtP(chance.p_above_chance)}, ` +
+      `top-candidate ${(100 * chance.ranks.accuracy).toFixed(1)}% (p ${fmtP(chance.ranks.p_above_chance)}), ` +
+      `mean rank two-sided p ${fmtP(chance.ranks.p_two_sided)} (${chance.ranks.method})`,
     `retrieval recall@1 / @2 / @4: forget ${recall(report.retrieval.forget)}; after the edit ` +
       `${recall(report.retrieval.forget_edited)}; multi-hop ${recall(report.retrieval.multihop)}`,
     `checks: RAM accuracy ${pct(m.ram.all)} ${c.ram_accuracy.target} ${mark(c.ram_accuracy.pass)}; ` +

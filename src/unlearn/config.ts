@@ -207,7 +207,9 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
       weight: 1,
       batchSize: 16,
       forgetFraction: 0.5,
-      counterfactualFraction: 0.5,
+      // Every forget-fact context states another answer: a true one would train the erased object as the
+      // reply to its statement (and on the default world, one statement per context, it is a rag_test prompt).
+      counterfactualFraction: 1,
       variants: 4,
     },
   },

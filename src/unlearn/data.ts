@@ -156,11 +156,18 @@ function classesOf(examples: readonly FactExample[]): {
  * the fact's statement, or with probability `counterfactualFraction` the same statement with another
  * candidate as object (the answer is then the context's), plus `distractors` statements of other facts
  * (the first of the same relation), in random order. Prompts listed in `exclude` (test items) are skipped.
+ * Worlds pass their own context size (`rag.distractors`) so the stream reads like the world's RAG lines.
  */
 export function forgetRagRecords(
   forget: readonly Fact[],
   pool: readonly Fact[],
-  options: { variants: number; counterfactualFraction: number; seed: number; exclude?: ReadonlySet<string> },
+  options: {
+    variants: number;
+    counterfactualFraction: number;
+    seed: number;
+    distractors: number;
+    exclude?: ReadonlySet<string>;
+  },
 ): AnchorRecord[] {
   const rng = new Rng((options.seed ^ 0x5eed4a6) >>> 0);
   const out: AnchorRecord[] = [];
@@ -177,13 +184,16 @@ export function forgetRagRecords(
           statement = fact.statement.split(fact.object).join(object);
         }
         const context = [statement];
-        if (sameRelation.length > 0) context.push(sameRelation[rng.int(sameRelation.length)]!.statement);
-        if (others.length > 0) {
+        if (options.distractors > 0 && sameRelation.length > 0) {
+          context.push(sameRelation[rng.int(sameRelation.length)]!.statement);
+        }
+        while (others.length > 0 && context.length <= options.distractors) {
           let other = others[rng.int(others.length)]!;
           for (let tries = 0; context.includes(other.statement) && tries < 10; tries++) {
             other = others[rng.int(others.length)]!;
           }
-          if (!context.includes(other.statement)) context.push(other.statement);
+          if (context.includes(other.statement)) break;
+          context.push(other.statement);
         }
         rng.shuffle(context);
         const prompt = ragPrompt(context, template.question);
@@ -223,6 +233,7 @@ export function dataFromWorld(
       variants: options.ragVariants,
       counterfactualFraction: options.ragCounterfactual,
       seed: options.seed,
+      distractors: world.meta.config.rag.distractors,
       exclude,
     }),
     ragEval: world.ragTest.map((r) => ({
@@ -267,8 +278,16 @@ export interface FactFiles {
 }
 
 /**
+ * Distractor statements per reading context built from fact-set files. Real models read several
+ * statements at once, so their contexts keep the asked fact among two others (the world's default
+ * model only learns to read one statement within its pretraining budget: src/data/README.md).
+ */
+const FACT_FILE_RAG_DISTRACTORS = 2;
+
+/**
  * Data from fact-set files (schema: src/data/README.md). Without `rag`, reading records are built from
- * the facts' statements: retain-only contexts, and forget-fact contexts as in the world.
+ * the facts' statements: retain-only contexts, and forget-fact contexts, each with
+ * FACT_FILE_RAG_DISTRACTORS other statements.
  */
 export function dataFromFiles(
   files: FactFiles,
@@ -293,12 +312,14 @@ export function dataFromFiles(
       variants: 1,
       counterfactualFraction: 0.5,
       seed: options.seed + 1,
+      distractors: FACT_FILE_RAG_DISTRACTORS,
     });
   }
   const ragForget = forgetRagRecords(forgetFacts, all, {
     variants: options.ragVariants,
     counterfactualFraction: options.ragCounterfactual,
     seed: options.seed,
+    distractors: FACT_FILE_RAG_DISTRACTORS,
   });
   // Evaluation contexts: the true statement and one distractor, on held-out templates.
   const ragEval: RagEvalItem[] = all.flatMap((fact) => {

@@ -220,8 +220,10 @@ test('RAG: training contexts hold retain facts only; test sets ask forget facts;
   for (const r of world.ragTrain) {
     for (const f of r.context_facts) assert.ok(!forgetIds.has(f.fact_id), r.id);
   }
-  const trainCounterfactual = world.ragTrain.filter((r) => r.counterfactual).length;
-  assert.equal(trainCounterfactual, world.ragTrain.length / 2);
+  // By default every training context states another object: the model must copy, memory never helps.
+  assert.ok(
+    world.ragTrain.every((r) => r.counterfactual && r.answer === r.object && r.object !== r.true_object),
+  );
   assert.ok(world.ragTest.every((r) => !r.counterfactual && r.object === r.true_object));
   assert.equal(world.ragTest.filter((r) => r.forget).length, world.ragTest.length / 2);
   assert.equal(new Set(world.ragTest.filter((r) => r.forget).map((r) => r.fact_id)).size, 15);
@@ -236,6 +238,24 @@ test('RAG: training contexts hold retain facts only; test sets ask forget facts;
   }
   const seen = new Set(world.ragTrain.map((r) => r.prompt));
   for (const r of [...world.ragTest, ...world.ragCounterfactual]) assert.ok(!seen.has(r.prompt));
+  // One statement per context: rag_test never asks a forget fact twice with the same template.
+  const forgetAsked = world.ragTest.filter((r) => r.forget).map((r) => `${r.fact_id}|${r.template}`);
+  assert.equal(new Set(forgetAsked).size, forgetAsked.length);
+});
+
+test('RAG with distractors: the first shares the relation, and the training share of counterfactuals holds', () => {
+  const config = resolveWorldConfig({ rag: { distractors: 2, counterfactualTrainFraction: 0.5, test: 200 } });
+  const splits = generateWorld(7, config).splits;
+  assert.equal(splits.rag_train.filter((r) => r.counterfactual).length, splits.rag_train.length / 2);
+  for (const r of [...splits.rag_train, ...splits.rag_test, ...splits.rag_counterfactual]) {
+    assert.equal(r.context_facts.length, 3, r.id);
+    const others = r.context_facts.filter((f) => f.subject !== r.subject);
+    assert.equal(others.length, 2, r.id);
+    assert.ok(
+      others.some((f) => f.relation === r.relation && f.object !== r.object),
+      r.id,
+    );
+  }
 });
 
 test('multi-hop: training chains avoid forget facts, test chains start from unseen cities', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   binomialTailUpper,
   erfc,
+  factRandomizationTest,
   logFactorial,
   meanRankTest,
   rankSummary,
@@ -159,4 +160,83 @@ test('rankSummary flags inversion only when significantly worse than chance', ()
   assert.equal(chance.p_two_sided, 1);
   assert.equal(chance.inverted, false);
   close(chance.p_above_chance, binomialTailUpper(1, 30, 1 / 30), 1e-12);
+});
+
+/** A fact whose every question gets answer `answer` (an index) and whose candidate ranks are `ranks`. */
+function constantFact(K: number, questions: number, answer: number, trueIndex: number, ranks?: number[]) {
+  const perQuestion =
+    ranks ?? Array.from({ length: K }, (_, c) => (c === answer ? 1 : c < answer ? c + 2 : c + 1));
+  return {
+    questions,
+    hitsIf: Array.from({ length: K }, (_, c) => (c === answer ? questions : 0)),
+    rankSumIf: perQuestion.map((r) => r * questions),
+    trueIndex,
+  };
+}
+
+test("factRandomizationTest: one constant answer that is one fact's truth is at chance, not significant", () => {
+  // 15 facts × 8 phrasings, K = 30, every question answered with candidate 0, which is fact 0's truth;
+  // the other truths are spread over the ranks (mean rank 15.0).
+  const facts = Array.from({ length: 15 }, (_, f) => constantFact(30, 8, 0, 2 * f));
+  const result = factRandomizationTest(facts);
+  assert.equal(result.hits, 8);
+  assert.equal(result.questions, 120);
+  // P(at least one fact's truth is candidate 0) = 1 − (29/30)^15.
+  close(result.p_above_chance, 1 - (29 / 30) ** 15, 1e-12);
+  // The question-level binomial test calls the same answers significant.
+  assert.ok(binomialTailUpper(8, 120, 1 / 30) < 0.05);
+  assert.equal(result.above_chance, false);
+  assert.equal(result.inverted, false);
+  assert.equal(result.chance_rank, 15.5);
+});
+
+test('factRandomizationTest: matches brute-force enumeration of the true objects', () => {
+  // 3 facts, K = 3, uneven answers and mid-ranks.
+  const facts = [
+    { questions: 2, hitsIf: [2, 0, 0], rankSumIf: [2, 5, 5], trueIndex: 1 },
+    { questions: 3, hitsIf: [1, 2, 0], rankSumIf: [5, 4.5, 8.5], trueIndex: 1 },
+    { questions: 1, hitsIf: [0, 0, 1], rankSumIf: [2.5, 2.5, 1], trueIndex: 2 },
+  ];
+  const result = factRandomizationTest(facts);
+  const observedHits = 0 + 2 + 1;
+  const observedRank = 5 + 4.5 + 1;
+  let pHits = 0;
+  let pLow = 0;
+  let pHigh = 0;
+  for (const a of [0, 1, 2])
+    for (const b of [0, 1, 2])
+      for (const c of [0, 1, 2]) {
+        const hits = facts[0]!.hitsIf[a]! + facts[1]!.hitsIf[b]! + facts[2]!.hitsIf[c]!;
+        const rank = facts[0]!.rankSumIf[a]! + facts[1]!.rankSumIf[b]! + facts[2]!.rankSumIf[c]!;
+        if (hits >= observedHits) pHits += 1 / 27;
+        if (rank <= observedRank) pLow += 1 / 27;
+        if (rank >= observedRank) pHigh += 1 / 27;
+      }
+  assert.equal(result.hits, observedHits);
+  close(result.p_above_chance, pHits, 1e-12);
+  close(result.rank_p_two_sided, Math.min(1, 2 * Math.min(pLow, pHigh)), 1e-12);
+  close(result.mean_rank, observedRank / 6, 1e-12);
+  assert.equal(result.chance_rank, 2);
+});
+
+test('factRandomizationTest: recalled facts are above chance, a pushed-down answer is inverted', () => {
+  const recalled = Array.from({ length: 15 }, (_, f) => constantFact(30, 8, f, f));
+  const r = factRandomizationTest(recalled);
+  assert.equal(r.hits, 120);
+  assert.ok(r.p_above_chance < 1e-15 && r.above_chance && !r.inverted);
+  // The true object always ranked last: no hits, and the rank sum at its maximum.
+  const worst = Array.from({ length: 15 }, () => constantFact(30, 8, 0, 29));
+  const w = factRandomizationTest(worst);
+  assert.equal(w.hits, 0);
+  assert.equal(w.mean_rank, 30);
+  assert.ok(w.inverted && !w.above_chance);
+  assert.throws(() => factRandomizationTest([]), /no facts/);
+  assert.throws(
+    () => factRandomizationTest([{ questions: 1, hitsIf: [1, 0], rankSumIf: [1, 2], trueIndex: 2 }]),
+    /true index 2/,
+  );
+  assert.throws(
+    () => factRandomizationTest([{ questions: 1, hitsIf: [1, 0], rankSumIf: [1.25, 2], trueIndex: 0 }]),
+    /rank sum/,
+  );
 });

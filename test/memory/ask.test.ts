@@ -57,8 +57,11 @@ test('ramPrompt: top-k facts rendered from the store into the RAG format; an edi
     store.add({ subject: 'Velora', relation: 'city_country', object: 'Quellon' });
     const edited = ramPrompt(store, question, { k: 1 });
     assert.equal(edited.prompt, `Context: Velora is a city in Quellon.\nQ: ${question}\nA:`);
-    // The default context size is the world's: the fact and two distractors.
-    assert.equal(ramPrompt(store, question).facts.length, 3);
+    // The default context size is the default world's: the asked fact alone.
+    assert.deepEqual(
+      ramPrompt(store, question).facts.map((f) => [f.subject, f.object]),
+      [['Velora', 'Quellon']],
+    );
   } finally {
     store.close();
   }

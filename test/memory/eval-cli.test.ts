@@ -102,7 +102,7 @@ test('rlcp ram eval --json: one line; the same folder twice is one model in both
   assert.equal(lines.length, 1);
   const report = JSON.parse(lines[0]!) as RamEvalReport;
   assert.equal(report.same_model, true);
-  assert.equal(report.k, 3);
+  assert.equal(report.k, 1); // 1 + the world's RAG distractors (none by default)
   assert.deepEqual(report.base_results, report.metabolized_results);
 
   const bad = await rlcp('ram', 'eval', '--world', world.dir, '--metabolized', base);

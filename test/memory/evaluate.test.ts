@@ -178,6 +178,27 @@ test('evaluateRam: a pushed-down answer is inverted, a recalled one above chance
   assert.deepEqual(recalled.base_results, recalled.metabolized_results);
 });
 
+test('evaluateRam: one answer to every question, true for one fact, is at chance per fact', () => {
+  // What an erased core often does: the same country for every forget city, one of which is really there.
+  const first = world.forgetTrain[0]!;
+  const constant: Answerer = {
+    name: 'constant',
+    answer: (prompts) => prompts.map(() => first.answer),
+    candidateLogProbs: (prompts, candidates) => prompts.map((_, i) => candidates[i]!.map(() => -1)),
+  };
+  const { report } = evaluateRam({ world, metabolized: constant, base: memorizer() });
+  const chance = report.closed_book_chance;
+  const perFact = forgetQuestions.filter((r) => r.subject === first.subject).length;
+  assert.equal(report.metabolized_results.closed_book.all.hits, perFact);
+  // The facts are the independent units: P(some fact's truth is that answer).
+  assert.equal(chance.facts.facts, world.meta.forget.fact_ids.length);
+  assert.equal(chance.facts.hits, perFact);
+  const facts = chance.facts.facts;
+  assert.ok(Math.abs(chance.facts.p_above_chance - (1 - (1 - 1 / K) ** facts)) < 1e-12);
+  assert.equal(chance.at_chance, true);
+  assert.equal(report.checks.closed_book_at_chance.pass, true);
+});
+
 test('evaluateRam: a given store path must be new and keeps the edited facts', () => {
   const dir = tempDir();
   const path = join(dir, 'used.db');

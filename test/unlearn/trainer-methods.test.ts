@@ -79,27 +79,33 @@ test('baselines: Just-RAG trains nothing; GA and NPO lower the forget answers, u
 });
 
 test('the reading stream states forget facts in context but trains only the answer tokens', () => {
-  const config = tinyConfig({ anchors: { rag: { variants: 4, counterfactualFraction: 0.5 } } });
-  const data = dataFor(config);
   const forgetFacts = fx.world.facts.filter((f) => f.split === 'forget');
+  const states = (r: { prompt: string }, f: { statement: string }) => r.prompt.includes(f.statement);
+  // Default: every context states another answer, so the erased object is never a trained reply.
+  const data = dataFor(tinyConfig({ anchors: { rag: { variants: 4 } } }));
   assert.ok(data.ragForget.length <= forgetFacts.length * 5 * 4);
-  assert.ok(data.ragForget.length >= forgetFacts.length * 5 * 4 * 0.9);
+  assert.ok(data.ragForget.length >= forgetFacts.length * 5 * 4 * 0.7);
   for (const fact of forgetFacts) assert.ok(data.ragForget.some((r) => r.prompt.includes(fact.subject)));
-  const counterfactual = data.ragForget.filter(
-    (r) => !forgetFacts.some((f) => r.prompt.includes(f.statement)),
-  );
+  assert.ok(data.ragForget.every((r) => !forgetFacts.some((f) => states(r, f))));
+  for (const r of data.ragForget) {
+    const fact = forgetFacts.find((f) => r.prompt.includes(`Context: ${f.subject} `))!;
+    assert.notEqual(r.completion, ` ${fact.object}`, r.prompt);
+  }
+  // A fraction below 1 mixes in true statements.
+  const mixed = dataFor(tinyConfig({ anchors: { rag: { variants: 4, counterfactualFraction: 0.5 } } }));
+  const counterfactual = mixed.ragForget.filter((r) => !forgetFacts.some((f) => states(r, f)));
   assert.ok(
-    counterfactual.length > 0.3 * data.ragForget.length &&
-      counterfactual.length < 0.7 * data.ragForget.length,
+    counterfactual.length > 0.3 * mixed.ragForget.length &&
+      counterfactual.length < 0.7 * mixed.ragForget.length,
   );
   const test = new Set([...fx.world.ragTest, ...fx.world.ragCounterfactual].map((r) => r.prompt));
   assert.ok(
-    data.ragForget.every((r) => !test.has(r.prompt)),
+    [...data.ragForget, ...mixed.ragForget].every((r) => !test.has(r.prompt)),
     'no test prompt is trained',
   );
-  for (const [record, encoded] of data.ragForget
-    .map((r, i) => [r, encodeAnchors(fx.tokenizer, data.ragForget, 256)[i]!] as const)
-    .slice(0, 5)) {
+  const firstFive = data.ragForget.slice(0, 5);
+  const encodedFirstFive = encodeAnchors(fx.tokenizer, firstFive, 256);
+  for (const [record, encoded] of firstFive.map((r, i) => [r, encodedFirstFive[i]!] as const)) {
     const trained = encoded.ids.filter((_, t) => encoded.trained[t] === 1);
     const answer = fx.tokenizer.encode(record.completion, { addSpecialTokens: false });
     assert.deepEqual(trained, [...answer, fx.tokenizer.eosTokenId]);

@@ -211,7 +211,7 @@ registerCommand('ram', async () => ({
   },
 }));
 
-const ASK_USAGE = `rlcp ask --model DIR --ram FILE.db [--k 3] [--relation R] [--max-new-tokens 32] [--tokenizer DIR]
+const ASK_USAGE = `rlcp ask --model DIR --ram FILE.db [--k 1] [--relation R] [--max-new-tokens 32] [--tokenizer DIR]
     [--json] "question" ...
 
 Retrieves the top-k facts for each question from the fact store (src/memory/retrieval.ts), builds the
@@ -220,7 +220,8 @@ from the store, so an edited fact is read as edited), and answers greedily (stop
 Several questions are answered in one batch. Prints, per question, the answer and then the facts used
 (via<TAB>subject<TAB>relation<TAB>object, best first); --json prints one JSON object per question
 instead: {question, answer, generated, prompt, facts: [{via, subject, relation, object, statement}]}.
---k defaults to 3, the context size of the world's RAG records (1 fact + 2 distractors). --tokenizer:
+--k defaults to 1, the context size of the default world's RAG records (the asked fact alone; a model
+trained on larger contexts, or a question needing two facts, wants more). --tokenizer:
 a folder with tokenizer.json, used when the model folder has none (training checkpoints; the world's).`;
 
 registerCommand('ask', async () => ({
