@@ -24,6 +24,7 @@ import {
   PERSON_BIRTH_CITY,
   PERSON_OCCUPATION,
   WORLD_RELATIONS,
+  fillTemplate,
   type RelationSpec,
 } from './relations.ts';
 import { Rng } from './rng.ts';
@@ -342,7 +343,7 @@ class RagBuilder {
     ]);
     const statements = context.map((f) => {
       const relation = WORLD_RELATIONS.find((r) => r.name === f.relation)!;
-      return relation.statement.replaceAll('{s}', f.subject).replaceAll('{o}', f.object);
+      return fillTemplate(relation.statement, f.subject, f.object);
     });
     return {
       kind: 'rag',

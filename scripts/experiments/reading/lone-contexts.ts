@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ragPrompt } from '../../../src/data/format.ts';
 import type { RagRecord } from '../../../src/data/schema.ts';
 import { loadWorld } from '../../../src/data/world.ts';
-import { WORLD_RELATIONS } from '../../../src/data/relations.ts';
+import { WORLD_RELATIONS, fillTemplate } from '../../../src/data/relations.ts';
 
 const [worldDir, out] = process.argv.slice(2);
 const world = loadWorld(worldDir!);
@@ -17,7 +17,7 @@ mkdirSync(out!, { recursive: true });
 function askedStatement(r: RagRecord): string {
   const asked = r.context_facts.find((f) => f.fact_id === r.fact_id)!;
   const relation = WORLD_RELATIONS.find((x) => x.name === asked.relation)!;
-  return relation.statement.replaceAll('{s}', asked.subject).replaceAll('{o}', asked.object);
+  return fillTemplate(relation.statement, asked.subject, asked.object);
 }
 
 const question = (r: RagRecord) =>
