@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'runs/', 'models/', 'dist/', 'test-output/', '**/*.html'] },
+  { ignores: ['node_modules/', 'build/', 'runs/', 'models/', 'dist/', 'test-output/', '**/*.html'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

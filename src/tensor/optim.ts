@@ -9,6 +9,7 @@
 // PyTorch.
 import type { Tensor } from './tensor.ts';
 import { release } from './pool.ts';
+import { nativeKernels } from './kernels/native.ts';
 
 /** Learning rate (or any scalar) as a function of the 0-based update index. */
 export type Schedule = (step: number) => number;
@@ -132,11 +133,7 @@ export function chain(...transforms: GradientTransform[]): Optimizer {
 
 function totalNorm(updates: Map<string, Float32Array>): number {
   let sumSquares = 0;
-  for (const u of updates.values()) {
-    let s = 0;
-    for (let i = 0; i < u.length; i++) s += u[i]! * u[i]!;
-    sumSquares += s;
-  }
+  for (const u of updates.values()) sumSquares += nativeKernels().sumSquares(u);
   return Math.sqrt(sumSquares);
 }
 
@@ -150,7 +147,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransform {
       info.gradNorm = norm;
       if (!(norm > maxNorm)) return;
       const factor = maxNorm / (norm + 1e-6); // PyTorch's epsilon
-      for (const u of updates.values()) for (let i = 0; i < u.length; i++) u[i]! *= factor;
+      for (const u of updates.values()) nativeKernels().scaleInto(u, u, factor);
     },
   };
 }
@@ -197,27 +194,7 @@ export function adamw(opts: AdamWOptions = {}): GradientTransform {
       const c1 = 1 / (1 - b1 ** t);
       const c2 = 1 / Math.sqrt(1 - b2 ** t);
       const wd = decayMask(name) ? weightDecay : 0;
-      // Two copies of the loop keep the per-element body free of a branch.
-      if (factor === null) {
-        for (let i = 0; i < u.length; i++) {
-          const g = u[i]!;
-          const mi = b1 * m[i]! + (1 - b1) * g;
-          const vi = b2 * v[i]! + (1 - b2) * g * g;
-          m[i] = mi;
-          v[i] = vi;
-          u[i] = (mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * p[i]!;
-        }
-      } else {
-        for (let i = 0; i < u.length; i++) {
-          const g = u[i]!;
-          const mi = b1 * m[i]! + (1 - b1) * g;
-          const vi = b2 * v[i]! + (1 - b2) * g * g;
-          m[i] = mi;
-          v[i] = vi;
-          const pi = p[i]!;
-          p[i] = pi + factor * ((mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * pi);
-        }
-      }
+      nativeKernels().adamw(u, p, m, v, b1, b2, eps, c1, c2, wd, factor);
     }
   };
   return {
@@ -272,7 +249,7 @@ export function scaleByLearningRate(schedule: Schedule | number): GradientTransf
     name: 'lr',
     update(updates, _params, step, info) {
       const factor = factorAt(step, info);
-      for (const u of updates.values()) for (let i = 0; i < u.length; i++) u[i]! *= factor;
+      for (const u of updates.values()) nativeKernels().scaleInto(u, u, factor);
     },
     scaleFactor: factorAt,
   };

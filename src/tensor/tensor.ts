@@ -5,6 +5,7 @@
 // accumulates into `.grad` of leaves (parameters) and then drops every node, so the activations the
 // closures held become garbage. Graphs nobody calls backward() on are simply garbage-collected.
 import { allocUninit, allocZeroed, release } from './pool.ts';
+import { nativeKernels } from './kernels/native.ts';
 
 /** One data buffer, possibly shared by several tensors (reshape and detach are views). */
 interface Storage {
@@ -268,19 +269,15 @@ export function record(
 // recycled, nor handed to a second input).
 let gradTaken = false;
 
-function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
-}
-
 function addGrad(t: Tensor, g: Float32Array): void {
   if (t.grad === null) t.grad = Float32Array.from(g);
-  else addInto(t.grad, g);
+  else nativeKernels().addInto(t.grad, g);
 }
 
 /** Backward of ops whose input gradient equals the output gradient (same length). */
 export function passGrad(t: Tensor, grad: Float32Array): void {
   if (!t.requiresGrad) return;
-  if (t.grad !== null) addInto(t.grad, grad);
+  if (t.grad !== null) nativeKernels().addInto(t.grad, grad);
   else if (!gradTaken) {
     t.grad = grad;
     gradTaken = true;
@@ -296,7 +293,7 @@ export function giveGrad(t: Tensor, fresh: Float32Array): void {
   if (!t.requiresGrad) release(fresh);
   else if (t.grad === null) t.grad = fresh;
   else {
-    addInto(t.grad, fresh);
+    nativeKernels().addInto(t.grad, fresh);
     release(fresh);
   }
 }

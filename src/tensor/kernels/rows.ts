@@ -64,16 +64,6 @@ export function rowMax(src: Float32Array, start: number, end: number): number {
   return max;
 }
 
-/** Softmax of each row of `src` ([rows, cols]) into `dst` (may be `src`). */
-export function softmaxRows(src: Float32Array, dst: Float32Array, cols: number): void {
-  for (let start = 0; start < src.length; start += cols) {
-    const end = start + cols;
-    const max = rowMax(src, start, end);
-    const inv = 1 / expShifted(src, start, end, max, dst);
-    for (let i = start; i < end; i++) dst[i]! *= inv;
-  }
-}
-
 /** Log-softmax of each row of `src` into `dst` (may be `src`). */
 export function logSoftmaxRows(src: Float32Array, dst: Float32Array, cols: number): void {
   for (let start = 0; start < src.length; start += cols) {
@@ -84,7 +74,7 @@ export function logSoftmaxRows(src: Float32Array, dst: Float32Array, cols: numbe
   }
 }
 
-/** Float64 Math.exp definition of softmaxRows. */
+/** Float64 Math.exp definition of the softmaxRows kernel (./reference.ts). */
 export function softmaxRowsReference(src: Float32Array, cols: number): Float32Array {
   const out = new Float32Array(src.length);
   for (let start = 0; start < src.length; start += cols) {

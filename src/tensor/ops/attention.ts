@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor.ts';
 import { allocUninit, release } from '../pool.ts';
 import { formatShape } from '../shape.ts';
 import { gemm } from '../kernels/gemm.ts';
-import { expShifted } from '../kernels/rows.ts';
+import { nativeKernels } from '../kernels/native.ts';
 
 export interface AttentionOptions {
   /** Query t sees keys s <= t + queryOffset. */
@@ -17,44 +17,6 @@ export interface AttentionOptions {
   keyMask?: Uint8Array;
   /** Position of the first query among the keys (KV cache: S - T). Default 0. */
   queryOffset?: number;
-}
-
-function probabilities(
-  scores: Float32Array,
-  dims: { batch: number; qHeads: number; seq: number; keys: number },
-  opts: AttentionOptions,
-): void {
-  const { batch, qHeads, seq, keys } = dims;
-  const offset = opts.queryOffset ?? 0;
-  const mask = opts.keyMask;
-  for (let row = 0; row < batch * qHeads * seq; row++) {
-    const t = row % seq;
-    const b = Math.floor(row / (qHeads * seq));
-    const start = row * keys;
-    const visible = opts.causal ? Math.max(0, Math.min(keys, t + offset + 1)) : keys;
-    let max = -Infinity;
-    for (let s = 0; s < visible; s++) {
-      if (mask && mask[b * keys + s] === 0) continue;
-      if (scores[start + s]! > max) max = scores[start + s]!;
-    }
-    if (max === -Infinity) {
-      // No visible key (e.g. a padding query row): the output row is zero, and so are its gradients.
-      scores.fill(0, start, start + keys);
-      continue;
-    }
-    // Masked keys become -Infinity before exponentiating (a negligible term), then exactly 0: subtracting
-    // their terms from the sum afterwards would lose all precision when a padding key scores high.
-    if (mask) {
-      for (let s = 0; s < visible; s++) if (mask[b * keys + s] === 0) scores[start + s] = -Infinity;
-    }
-    const sum = expShifted(scores, start, start + visible, max, scores);
-    if (mask) {
-      for (let s = 0; s < visible; s++) if (mask[b * keys + s] === 0) scores[start + s] = 0;
-    }
-    const inv = 1 / sum;
-    for (let s = start; s < start + visible; s++) scores[s]! *= inv;
-    scores.fill(0, start + visible, start + keys);
-  }
 }
 
 /**
@@ -87,7 +49,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const pDims = [bh, groups * seq, keys];
   const probs = allocUninit(bh * groups * seq * keys);
   gemm(q.data, qDims, k.data, kDims, { transB: true, alpha: scale }, probs);
-  probabilities(probs, { batch, qHeads, seq, keys }, opts);
+  nativeKernels().attentionProbs(
+    probs,
+    batch,
+    qHeads,
+    seq,
+    keys,
+    opts.causal,
+    opts.queryOffset ?? 0,
+    opts.keyMask ?? null,
+  );
   const out = emptyTensor(q.shape);
   gemm(probs, pDims, v.data, kDims, {}, out.data);
   if (!tracksGrad(q, k, v)) {
@@ -107,11 +78,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       const dScores = allocUninit(probs.length);
       gemm(g, qDims, v.data, kDims, { transB: true }, dScores); // dP = dO vᵀ
       // Softmax backward: dS = P ∘ (dP − rowsum(dP ∘ P)); masked entries have P = 0.
-      for (let start = 0; start < dScores.length; start += keys) {
-        let dot = 0;
-        for (let s = start; s < start + keys; s++) dot += dScores[s]! * probs[s]!;
-        for (let s = start; s < start + keys; s++) dScores[s] = probs[s]! * (dScores[s]! - dot);
-      }
+      nativeKernels().softmaxBackwardRows(dScores, probs, keys);
       if (q.requiresGrad) {
         const gq = allocUninit(q.size);
         gemm(dScores, pDims, k.data, kDims, { alpha: scale }, gq);

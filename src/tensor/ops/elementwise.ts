@@ -4,6 +4,8 @@ import type { Shape, Tensor } from '../tensor.ts';
 import { allocUninit, allocZeroed, release } from '../pool.ts';
 import { broadcastShapes, broadcastStrides, shapesEqual } from '../shape.ts';
 import { fastExp } from '../kernels/rows.ts';
+import { nativeKernels } from '../kernels/native.ts';
+import type { BinaryKind } from '../kernels/native.ts';
 
 /** For each element of `outShape`, the index of the element of `inShape` it reads (broadcast). */
 function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
@@ -34,12 +36,9 @@ function expand(data: Float32Array, inShape: Shape, outShape: Shape): Float32Arr
 /** Sums `grad` (shape `outShape`) down to the broadcast input shape `inShape`; a new buffer. */
 export function reduceToShape(grad: Float32Array, outShape: Shape, inShape: Shape): Float32Array {
   const out = allocZeroed(sizeOf(inShape));
-  const inner = sizeOf(inShape);
   if (isSuffixOf(inShape, outShape)) {
-    // The common bias case: inShape repeats every `inner` elements.
-    for (let start = 0; start < grad.length; start += inner) {
-      for (let j = 0; j < inner; j++) out[j]! += grad[start + j]!;
-    }
+    // The common bias case: inShape repeats every sizeOf(inShape) elements.
+    nativeKernels().sumRowsInto(out, grad);
     return out;
   }
   const map = broadcastIndex(inShape, outShape);
@@ -55,38 +54,22 @@ function isSuffixOf(inShape: Shape, outShape: Shape): boolean {
   return shapesEqual(core, outShape.slice(outShape.length - core.length));
 }
 
-type BinaryKind = 'add' | 'sub' | 'mul' | 'div';
+type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+const KERNEL_OF: Record<BinaryOp, BinaryKind> = { add: 0, sub: 1, mul: 2, div: 3 };
 
-function binaryLoop(kind: BinaryKind, a: Float32Array, b: Float32Array, out: Float32Array): void {
-  const n = out.length;
-  if (kind === 'add') for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
-  else if (kind === 'sub') for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
-  else if (kind === 'mul') for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
-  else for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
-}
-
-/** a (full size) op b (trailing dims, repeated over rows): the bias / per-feature scale case. */
-function rowBroadcastLoop(kind: BinaryKind, a: Float32Array, b: Float32Array, out: Float32Array): void {
-  const cols = b.length;
-  for (let start = 0; start < out.length; start += cols) {
-    if (kind === 'add') for (let j = 0; j < cols; j++) out[start + j] = a[start + j]! + b[j]!;
-    else if (kind === 'sub') for (let j = 0; j < cols; j++) out[start + j] = a[start + j]! - b[j]!;
-    else if (kind === 'mul') for (let j = 0; j < cols; j++) out[start + j] = a[start + j]! * b[j]!;
-    else for (let j = 0; j < cols; j++) out[start + j] = a[start + j]! / b[j]!;
-  }
-}
-
-function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
+function binary(kind: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const outShape = shapesEqual(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, kind);
   const out = emptyTensor(outShape);
   const aFull = shapesEqual(a.shape, outShape);
   const bFull = shapesEqual(b.shape, outShape);
-  if (aFull && bFull) binaryLoop(kind, a.data, b.data, out.data);
-  else if (aFull && isSuffixOf(b.shape, outShape)) rowBroadcastLoop(kind, a.data, b.data, out.data);
-  else {
+  const kernels = nativeKernels();
+  // b either full size or one row repeated over a (the bias / per-feature scale case).
+  if (aFull && (bFull || isSuffixOf(b.shape, outShape))) {
+    kernels.binary(KERNEL_OF[kind], a.data, b.data, out.data);
+  } else {
     const aData = aFull ? a.data : expand(a.data, a.shape, outShape);
     const bData = bFull ? b.data : expand(b.data, b.shape, outShape);
-    binaryLoop(kind, aData, bData, out.data);
+    kernels.binary(KERNEL_OF[kind], aData, bData, out.data);
     if (!aFull) release(aData);
     if (!bFull) release(bData);
   }
@@ -105,7 +88,7 @@ function giveReduced(t: Tensor, grad: Float32Array, outShape: Shape): void {
   }
 }
 
-function binaryBackward(kind: BinaryKind, a: Tensor, b: Tensor, outShape: Shape, g: Float32Array): void {
+function binaryBackward(kind: BinaryOp, a: Tensor, b: Tensor, outShape: Shape, g: Float32Array): void {
   const n = g.length;
   const full = (t: Tensor) => (shapesEqual(t.shape, outShape) ? t.data : expand(t.data, t.shape, outShape));
   const done = (t: Tensor, data: Float32Array) => {
@@ -246,24 +229,13 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
     throw new Error(`swiglu: gate ${JSON.stringify(gate.shape)} and up ${JSON.stringify(up.shape)} differ`);
   }
   const out = emptyTensor(gate.shape);
-  const gd = gate.data;
-  const ud = up.data;
-  const y = out.data;
-  for (let i = 0; i < y.length; i++) {
-    const x = gd[i]!;
-    y[i] = (x / (1 + fastExp(-x))) * ud[i]!;
-  }
+  nativeKernels().swigluForward(gate.data, up.data, out.data);
   if (tracksGrad(gate, up)) {
     record(out, [gate, up], (g) => {
       const n = g.length;
       const gGate = gate.requiresGrad ? allocUninit(n) : null;
       const gUp = up.requiresGrad ? allocUninit(n) : null;
-      for (let i = 0; i < n; i++) {
-        const x = gd[i]!;
-        const s = 1 / (1 + fastExp(-x));
-        if (gGate) gGate[i] = g[i]! * ud[i]! * s * (1 + x * (1 - s));
-        if (gUp) gUp[i] = g[i]! * x * s;
-      }
+      nativeKernels().swigluBackward(g, gate.data, up.data, gGate, gUp);
       if (gGate) giveGrad(gate, gGate);
       if (gUp) giveGrad(up, gUp);
     });

@@ -8,7 +8,8 @@ import { Tensor, giveGrad, record, tracksGrad } from '../tensor.ts';
 import { allocUninit, release } from '../pool.ts';
 import { formatShape } from '../shape.ts';
 import { gemm } from '../kernels/gemm.ts';
-import { expShifted, rowMax, sumExpShifted } from '../kernels/rows.ts';
+import { nativeKernels } from '../kernels/native.ts';
+import { expShifted, rowMax } from '../kernels/rows.ts';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (default -100, as in PyTorch). */
@@ -53,27 +54,23 @@ function crossEntropyRows(
     }
     count++;
   }
+  // Row maxima, exp sums and target logits on the native kernels; the log and the total stay here (V8's
+  // Math.log, summed in row order).
+  const stats = new Float64Array(3 * rows);
+  nativeKernels().crossEntropyRows(logits, vocab, targets, ignoreIndex, exps, stats);
   const invSums = new Float64Array(rows);
   let total = 0;
   for (let r = 0; r < rows; r++) {
-    const start = r * vocab;
-    const end = start + vocab;
-    const t = targets[r]!;
-    if (t === ignoreIndex) {
-      exps?.fill(0, start, end);
-      continue;
-    }
-    const max = rowMax(logits, start, end);
-    const targetLogit = logits[start + t]!;
-    const sum = exps ? expShifted(logits, start, end, max, exps) : sumExpShifted(logits, start, end, max);
-    total += max + Math.log(sum) - targetLogit;
+    if (targets[r] === ignoreIndex) continue;
+    const sum = stats[3 * r + 1]!;
+    total += stats[3 * r]! + Math.log(sum) - stats[3 * r + 2]!;
     invSums[r] = 1 / sum;
   }
   return { loss: count === 0 ? 0 : total / count, count, invSums };
 }
 
 function scaleInPlace(buf: Float32Array, s: number): void {
-  if (s !== 1) for (let i = 0; i < buf.length; i++) buf[i]! *= s;
+  if (s !== 1) nativeKernels().scaleInto(buf, buf, s);
 }
 
 function checkTargets(targets: Int32Array, rows: number, what: string): void {

@@ -6,6 +6,7 @@ import { formatShape, shapesEqual } from '../shape.ts';
 import { gemm, gemmOutputShape } from '../kernels/gemm.ts';
 import type { GemmOptions } from '../kernels/gemm.ts';
 import { reduceToShape } from './elementwise.ts';
+import { nativeKernels } from '../kernels/native.ts';
 
 /** gemm into a fresh pooled buffer. */
 function product(a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, opts: GemmOptions) {
@@ -75,10 +76,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const out = emptyTensor([...x.shape.slice(0, -1), outFeatures]);
   const y = out.data;
   gemm(x.data, x2d, weight.data, weight.shape, { transB: true }, y);
-  if (bias) {
-    const bd = bias.data;
-    for (let r = 0; r < rows; r++) for (let j = 0; j < outFeatures; j++) y[r * outFeatures + j]! += bd[j]!;
-  }
+  if (bias) nativeKernels().binary(0, y, bias.data, y);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   if (tracksGrad(...inputs)) {
     record(out, inputs, (g) => {

@@ -3,7 +3,8 @@ import { emptyTensor, giveGrad, gradInto, record, tracksGrad } from '../tensor.t
 import type { Tensor } from '../tensor.ts';
 import { allocUninit } from '../pool.ts';
 import { formatShape } from '../shape.ts';
-import { expShifted, logSoftmaxRows, softmaxRows } from '../kernels/rows.ts';
+import { expShifted, logSoftmaxRows } from '../kernels/rows.ts';
+import { nativeKernels } from '../kernels/native.ts';
 
 function lastDim(a: Tensor, what: string): number {
   const d = a.shape[a.shape.length - 1];
@@ -20,40 +21,14 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
       `rmsNorm: weight ${formatShape(weight.shape)} does not match input ${formatShape(x.shape)}`,
     );
   }
-  const rows = x.size / dim;
   const out = emptyTensor(x.shape);
-  const xd = x.data;
-  const w = weight.data;
-  const y = out.data;
-  const invRms = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const base = r * dim;
-    let ss = 0;
-    for (let j = 0; j < dim; j++) ss += xd[base + j]! * xd[base + j]!;
-    const inv = 1 / Math.sqrt(ss / dim + eps);
-    invRms[r] = inv;
-    for (let j = 0; j < dim; j++) y[base + j] = Math.fround(xd[base + j]! * inv) * w[j]!;
-  }
+  const invRms = new Float32Array(x.size / dim);
+  nativeKernels().rmsNormForward(x.data, weight.data, out.data, invRms, eps);
   if (tracksGrad(x, weight)) {
     record(out, [x, weight], (g) => {
       const gw = weight.requiresGrad ? gradInto(weight) : null;
       const gx = x.requiresGrad ? allocUninit(x.size) : null;
-      for (let r = 0; r < rows; r++) {
-        const base = r * dim;
-        const inv = invRms[r]!;
-        // d x̂ = g·w; dx = inv · (d x̂ − x̂ · mean(d x̂ · x̂)), with x̂ = x · inv.
-        let dot = 0;
-        for (let j = 0; j < dim; j++) {
-          const xhat = xd[base + j]! * inv;
-          const gj = g[base + j]!;
-          if (gw) gw[j]! += gj * xhat;
-          dot += gj * w[j]! * xhat;
-        }
-        if (gx) {
-          const m = dot / dim;
-          for (let j = 0; j < dim; j++) gx[base + j] = inv * (g[base + j]! * w[j]! - xd[base + j]! * inv * m);
-        }
-      }
+      nativeKernels().rmsNormBackward(g, x.data, weight.data, invRms, gx, gw);
       if (gx) giveGrad(x, gx);
     });
   }
@@ -119,24 +94,8 @@ export function rope(x: Tensor, positions: Int32Array, theta: number): Tensor {
   const half = headDim / 2;
   const { cos, sin } = ropeTables(positions, half, theta);
   // Rotates every head vector; `sign` = +1 forward, -1 backward (the inverse rotation).
-  const rotate = (src: Float32Array, dst: Float32Array, sign: number) => {
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        for (let t = 0; t < seq; t++) {
-          const base = ((b * heads + h) * seq + t) * headDim;
-          const table = (b * seq + t) * half;
-          for (let i = 0; i < half; i++) {
-            const c = cos[table + i]!;
-            const s = sign * sin[table + i]!;
-            const x1 = src[base + i]!;
-            const x2 = src[base + half + i]!;
-            dst[base + i] = x1 * c - x2 * s;
-            dst[base + half + i] = x2 * c + x1 * s;
-          }
-        }
-      }
-    }
-  };
+  const rotate = (src: Float32Array, dst: Float32Array, sign: number) =>
+    nativeKernels().ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign);
   const out = emptyTensor(x.shape);
   rotate(x.data, out.data, 1);
   if (tracksGrad(x)) {
@@ -153,16 +112,13 @@ export function rope(x: Tensor, positions: Int32Array, theta: number): Tensor {
 export function softmax(a: Tensor): Tensor {
   const cols = lastDim(a, 'softmax');
   const out = emptyTensor(a.shape);
-  softmaxRows(a.data, out.data, cols);
+  nativeKernels().softmaxRows(a.data, out.data, cols);
   if (tracksGrad(a)) {
     const y = out.data;
     record(out, [a], (g) => {
       const ga = allocUninit(g.length);
-      for (let start = 0; start < g.length; start += cols) {
-        let dot = 0;
-        for (let j = start; j < start + cols; j++) dot += g[j]! * y[j]!;
-        for (let j = start; j < start + cols; j++) ga[j] = y[j]! * (g[j]! - dot);
-      }
+      ga.set(g);
+      nativeKernels().softmaxBackwardRows(ga, y, cols);
       giveGrad(a, ga);
     });
   }

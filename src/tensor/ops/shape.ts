@@ -3,6 +3,7 @@ import { emptyTensor, giveGrad, gradInto, passGrad, record, sizeOf, tracksGrad }
 import type { Shape, Tensor } from '../tensor.ts';
 import { allocUninit } from '../pool.ts';
 import { formatShape, normalizeAxis } from '../shape.ts';
+import { nativeKernels } from '../kernels/native.ts';
 
 /** Same data, new shape (one dim may be -1). Shares the buffer: no copy. */
 export function reshape(a: Tensor, shape: Shape): Tensor {
@@ -25,36 +26,10 @@ export function reshape(a: Tensor, shape: Shape): Tensor {
   return out;
 }
 
-function strides(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = stride;
-    stride *= shape[i]!;
-  }
-  return s;
-}
-
 /** dst = src (shape `shape`) with axes reordered: dst dim i is src dim axes[i]. */
 function permuteInto(src: Float32Array, shape: Shape, axes: readonly number[], dst: Float32Array): void {
-  const rank = shape.length;
-  const srcStrides = strides(shape);
-  const outShape = axes.map((a) => shape[a]!);
-  const readStrides = axes.map((a) => srcStrides[a]!);
-  const inner = rank === 0 ? 1 : outShape[rank - 1]!;
-  const innerStride = rank === 0 ? 1 : readStrides[rank - 1]!;
-  const index = new Array<number>(rank).fill(0);
-  let offset = 0;
-  for (let start = 0; start < dst.length; start += inner) {
-    if (innerStride === 1) for (let j = 0; j < inner; j++) dst[start + j] = src[offset + j]!;
-    else for (let j = 0; j < inner; j++) dst[start + j] = src[offset + j * innerStride]!;
-    for (let d = rank - 2; d >= 0; d--) {
-      offset += readStrides[d]!;
-      if (++index[d]! < outShape[d]!) break;
-      offset -= readStrides[d]! * outShape[d]!;
-      index[d] = 0;
-    }
-  }
+  if (shape.length === 0) dst.set(src);
+  else nativeKernels().permute(src, Int32Array.from(shape), Int32Array.from(axes), dst);
 }
 
 /** Reorders dims: output dim i is input dim axes[i] (a copy). */

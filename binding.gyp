@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "rlcp_kernels",
+      "sources": ["native/kernels.cc"],
+      "cflags_cc": ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,141 @@
+// The elementwise and row kernels on native code: native/kernels.cc, an N-API addon that `npm ci` builds
+// into build/Release with node-gyp (g++, make and python3, as for better-sqlite3).
+//
+// Each kernel is the loop of the same name in ./reference.ts, which defines it: the native one returns
+// the same float32 bits (test/tensor/kernels/native.test.ts), vectorised and split over the same number
+// of threads as the GEMMs (RLCP_NUM_THREADS / setNumThreads).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { getNumThreads } from './onnx.ts';
+
+/** Arithmetic of `binary`: 0 add, 1 sub, 2 mul, 3 div. */
+export type BinaryKind = 0 | 1 | 2 | 3;
+
+export interface ElementKernels {
+  /** out = silu(gate) · up */
+  swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array): void;
+  /** d gate and d up of swigluForward given d out (either output may be null). */
+  swigluBackward(
+    grad: Float32Array,
+    gate: Float32Array,
+    up: Float32Array,
+    gGate: Float32Array | null,
+    gUp: Float32Array | null,
+  ): void;
+  /** Rows of weight.length: out = x / rms(x) · weight; invRms[r] = 1 / rms of row r. */
+  rmsNormForward(
+    x: Float32Array,
+    weight: Float32Array,
+    out: Float32Array,
+    invRms: Float32Array,
+    eps: number,
+  ): void;
+  /** gx = d x (overwritten), gw += d weight (accumulated); either may be null. */
+  rmsNormBackward(
+    grad: Float32Array,
+    x: Float32Array,
+    weight: Float32Array,
+    invRms: Float32Array,
+    gx: Float32Array | null,
+    gw: Float32Array | null,
+  ): void;
+  /** Rotate-half RoPE of [B, H, T, 2·half] by tables [B·T, half]; sign −1 rotates back (backward). */
+  ropeRotate(
+    src: Float32Array,
+    dst: Float32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+    batch: number,
+    heads: number,
+    seq: number,
+    half: number,
+    sign: number,
+  ): void;
+  /** out = a ∘ b; b is a.length long or one row repeated over a (bias, per-feature scale). */
+  binary(kind: BinaryKind, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** dst += src */
+  addInto(dst: Float32Array, src: Float32Array): void;
+  /** dst = src · s (dst may be src) */
+  scaleInto(dst: Float32Array, src: Float32Array, s: number): void;
+  /** dst[j] += Σ over rows of src[r · dst.length + j] */
+  sumRowsInto(dst: Float32Array, src: Float32Array): void;
+  /** Σ x² in float64 */
+  sumSquares(x: Float32Array): number;
+  /** Masked, scaled attention scores [B, Hq, T, S] → probabilities, in place (rows with no key: 0). */
+  attentionProbs(
+    scores: Float32Array,
+    batch: number,
+    qHeads: number,
+    seq: number,
+    keys: number,
+    causal: boolean,
+    queryOffset: number,
+    keyMask: Uint8Array | null,
+  ): void;
+  /** dProbs ← probs ∘ (dProbs − rowsum(dProbs ∘ probs)), rows of `cols` */
+  softmaxBackwardRows(dProbs: Float32Array, probs: Float32Array, cols: number): void;
+  /** Softmax of each row of `cols` (dst may be src). */
+  softmaxRows(src: Float32Array, dst: Float32Array, cols: number): void;
+  /**
+   * Per row not ignored: stats[3r] = max, stats[3r + 1] = Σ exp(logit − max), stats[3r + 2] = target
+   * logit; with `exps` (may be `logits`) also exp(logit − max) per element, zeros on ignored rows.
+   */
+  crossEntropyRows(
+    logits: Float32Array,
+    vocab: number,
+    targets: Int32Array,
+    ignoreIndex: number,
+    exps: Float32Array | null,
+    stats: Float64Array,
+  ): void;
+  /**
+   * AdamW on one parameter: updates m and v; with `factor` adds factor · update to p, else writes the
+   * update into u (which holds the gradient on entry).
+   */
+  adamw(
+    u: Float32Array,
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    b1: number,
+    b2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    weightDecay: number,
+    factor: number | null,
+  ): void;
+  /** dst = src (shape `shape`) with dims reordered: dst dim i is src dim axes[i]. */
+  permute(src: Float32Array, shape: Int32Array, axes: Int32Array, dst: Float32Array): void;
+}
+
+interface Addon extends ElementKernels {
+  setThreads(n: number): void;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/rlcp_kernels.node', import.meta.url));
+
+let addon: Addon | null = null;
+let addonThreads = 0;
+
+function load(): Addon {
+  try {
+    return createRequire(import.meta.url)(ADDON_PATH) as Addon;
+  } catch (error) {
+    throw new Error(
+      `rlcp's native kernels are not built (${ADDON_PATH}: ${(error as Error).message}). ` +
+        'Run `npm ci` (or `npm rebuild`) in the rlcp checkout; building needs g++, make and python3.',
+    );
+  }
+}
+
+/** The native kernels, on as many threads as the GEMMs use now. */
+export function nativeKernels(): ElementKernels {
+  addon ??= load();
+  const threads = getNumThreads();
+  if (threads !== addonThreads) {
+    addon.setThreads(threads);
+    addonThreads = threads;
+  }
+  return addon;
+}
