@@ -563,6 +563,100 @@ napi_value SumRowsInto(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// scaleRows(dst, src, scales): row r of dst = row r of src · scales[r] (Float64Array; dst may be src)
+napi_value ScaleRows(napi_env env, napi_callback_info info) {
+  Args a(env, info, 3);
+  int64_t n = 0, srcN = 0, rows = 0;
+  float* dst = a.f32(0, &n);
+  const float* src = a.f32(1, &srcN);
+  const double* scales = a.f64(2, &rows);
+  if (a.failed || !a.check(srcN == n && rows > 0 && n % rows == 0, "scaleRows: shapes differ")) return nullptr;
+  const int64_t cols = n / rows;
+  pool.parallel_for(rows, rowGrain(cols), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      const double s = scales[r];
+      for (int64_t j = r * cols; j < (r + 1) * cols; j++) dst[j] = static_cast<float>(src[j] * s);
+    }
+  });
+  return undefinedValue(env);
+}
+
+// Row indices are checked by the caller's kernel entry: each must be `skip` or inside the table.
+bool rowsInRange(const int32_t* index, int64_t count, int64_t skip, int64_t tableRows) {
+  for (int64_t r = 0; r < count; r++)
+    if (index[r] != skip && (index[r] < 0 || index[r] >= tableRows)) return false;
+  return true;
+}
+
+// gatherRows(dst, table, index, cols): dst row r = table row index[r]
+napi_value GatherRows(napi_env env, napi_callback_info info) {
+  Args a(env, info, 4);
+  int64_t n = 0, tableN = 0, count = 0;
+  float* dst = a.f32(0, &n);
+  const float* table = a.f32(1, &tableN);
+  const int32_t* index = a.i32(2, &count);
+  const int64_t cols = a.int64(3);
+  if (a.failed) return nullptr;
+  if (count == 0 || n == 0) return undefinedValue(env);
+  const bool fits = cols > 0 && n == count * cols && tableN % cols == 0 && rowsInRange(index, count, -1, tableN / cols);
+  if (!a.check(fits, "gatherRows: shapes or indices out of range")) return nullptr;
+  pool.parallel_for(count, rowGrain(cols), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) std::memcpy(dst + r * cols, table + index[r] * cols, cols * sizeof(float));
+  });
+  return undefinedValue(env);
+}
+
+// addGatheredRows(dst, table, index, skip, alpha): dst row r += alpha · table row index[r], rows with index skip left alone
+napi_value AddGatheredRows(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  int64_t n = 0, tableN = 0, count = 0;
+  float* dst = a.f32(0, &n);
+  const float* table = a.f32(1, &tableN);
+  const int32_t* index = a.i32(2, &count);
+  const int64_t skip = a.int64(3);
+  const double alpha = a.num(4);
+  if (a.failed) return nullptr;
+  if (count == 0 || n == 0) return undefinedValue(env);
+  const int64_t cols = count == 0 ? 0 : n / count;
+  const bool fits = count > 0 && n == count * cols && cols > 0 && tableN % cols == 0 && rowsInRange(index, count, skip, tableN / cols);
+  if (!a.check(fits, "addGatheredRows: shapes or indices out of range")) return nullptr;
+  pool.parallel_for(count, rowGrain(cols), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      if (index[r] == skip) continue;
+      float* d = dst + r * cols;
+      const float* t = table + index[r] * cols;
+      for (int64_t j = 0; j < cols; j++) d[j] = static_cast<float>(d[j] + alpha * t[j]);
+    }
+  });
+  return undefinedValue(env);
+}
+
+// scatterAddRows(dst, src, index, skip, alpha): dst row index[r] += alpha · src row r, rows in order
+// (repeated indices accumulate in the reference's order); columns split over threads.
+napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  int64_t n = 0, srcN = 0, count = 0;
+  float* dst = a.f32(0, &n);
+  const float* src = a.f32(1, &srcN);
+  const int32_t* index = a.i32(2, &count);
+  const int64_t skip = a.int64(3);
+  const double alpha = a.num(4);
+  if (a.failed) return nullptr;
+  if (count == 0 || srcN == 0) return undefinedValue(env);
+  const int64_t cols = count == 0 ? 0 : srcN / count;
+  const bool fits = count > 0 && srcN == count * cols && cols > 0 && n % cols == 0 && rowsInRange(index, count, skip, n / cols);
+  if (!a.check(fits, "scatterAddRows: shapes or indices out of range")) return nullptr;
+  pool.parallel_for(cols, std::max<int64_t>(16, kGrain / count), [=](int64_t begin, int64_t end) {
+    for (int64_t r = 0; r < count; r++) {
+      if (index[r] == skip) continue;
+      float* d = dst + index[r] * cols;
+      const float* s = src + r * cols;
+      for (int64_t j = begin; j < end; j++) d[j] = static_cast<float>(d[j] + alpha * s[j]);
+    }
+  });
+  return undefinedValue(env);
+}
+
 // sumSquares(x): Σ x², float64, in order
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, 1);
@@ -803,6 +897,10 @@ NAPI_MODULE_INIT() {
       {"scaleInto", ScaleInto},
       {"sumRowsInto", SumRowsInto},
       {"sumSquares", SumSquares},
+      {"scaleRows", ScaleRows},
+      {"gatherRows", GatherRows},
+      {"addGatheredRows", AddGatheredRows},
+      {"scatterAddRows", ScatterAddRows},
       {"attentionProbs", AttentionProbs},
       {"softmaxBackwardRows", SoftmaxBackwardRows},
       {"softmaxRows", SoftmaxRows},

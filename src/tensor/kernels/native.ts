@@ -61,6 +61,20 @@ export interface ElementKernels {
   sumRowsInto(dst: Float32Array, src: Float32Array): void;
   /** Σ x² in float64 */
   sumSquares(x: Float32Array): number;
+  /** Row r of dst = row r of src · scales[r] (dst may be src). */
+  scaleRows(dst: Float32Array, src: Float32Array, scales: Float64Array): void;
+  /** Row r of dst = row index[r] of table (rows of `cols`). */
+  gatherRows(dst: Float32Array, table: Float32Array, index: Int32Array, cols: number): void;
+  /** Row r of dst += alpha · row index[r] of table, except rows whose index is `skip`. */
+  addGatheredRows(
+    dst: Float32Array,
+    table: Float32Array,
+    index: Int32Array,
+    skip: number,
+    alpha: number,
+  ): void;
+  /** Row index[r] of dst += alpha · row r of src, in row order, except rows whose index is `skip`. */
+  scatterAddRows(dst: Float32Array, src: Float32Array, index: Int32Array, skip: number, alpha: number): void;
   /** Masked, scaled attention scores [B, Hq, T, S] → probabilities, in place (rows with no key: 0). */
   attentionProbs(
     scores: Float32Array,

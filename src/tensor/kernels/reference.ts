@@ -122,6 +122,37 @@ export const referenceKernels: ElementKernels = {
     return s;
   },
 
+  scaleRows(dst, src, scales) {
+    const cols = dst.length / scales.length;
+    for (let r = 0; r < scales.length; r++) {
+      const s = scales[r]!;
+      for (let j = r * cols; j < (r + 1) * cols; j++) dst[j] = src[j]! * s;
+    }
+  },
+
+  gatherRows(dst, table, index, cols) {
+    for (let r = 0; r < index.length; r++)
+      dst.set(table.subarray(index[r]! * cols, (index[r]! + 1) * cols), r * cols);
+  },
+
+  addGatheredRows(dst, table, index, skip, alpha) {
+    const cols = dst.length / index.length;
+    for (let r = 0; r < index.length; r++) {
+      if (index[r] === skip) continue;
+      const row = index[r]! * cols;
+      for (let j = 0; j < cols; j++) dst[r * cols + j]! += alpha * table[row + j]!;
+    }
+  },
+
+  scatterAddRows(dst, src, index, skip, alpha) {
+    const cols = src.length / index.length;
+    for (let r = 0; r < index.length; r++) {
+      if (index[r] === skip) continue;
+      const row = index[r]! * cols;
+      for (let j = 0; j < cols; j++) dst[row + j]! += alpha * src[r * cols + j]!;
+    }
+  },
+
   attentionProbs(scores, batch, qHeads, seq, keys, causal, queryOffset, mask) {
     for (let row = 0; row < batch * qHeads * seq; row++) {
       const t = row % seq;

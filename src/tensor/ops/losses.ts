@@ -156,33 +156,22 @@ export function linearCrossEntropy(
       const lDims = [rows, vocab];
       const w = weight.data;
       const xd = x.data;
+      const kernels = nativeKernels();
+      const rowScales = invSums.map((inv) => s * inv);
       if (x.requiresGrad) {
         const gx = allocUninit(x.size);
         gemm(exps, lDims, w, weight.shape, {}, gx);
-        for (let r = 0; r < rows; r++) {
-          const base = r * dim!;
-          const scale = s * invSums[r]!;
-          for (let j = 0; j < dim!; j++) gx[base + j]! *= scale;
-          if (targets[r] === ignoreIndex) continue;
-          const wRow = targets[r]! * dim!;
-          for (let j = 0; j < dim!; j++) gx[base + j]! -= s * w[wRow + j]!;
-        }
+        kernels.scaleRows(gx, gx, rowScales);
+        kernels.addGatheredRows(gx, w, targets, ignoreIndex, -s); // − onehot · W / count
         giveGrad(x, gx);
       }
       if (weight.requiresGrad) {
         const scaledX = allocUninit(x.size);
-        for (let r = 0; r < rows; r++) {
-          const scale = s * invSums[r]!;
-          for (let j = r * dim!; j < (r + 1) * dim!; j++) scaledX[j] = xd[j]! * scale;
-        }
+        kernels.scaleRows(scaledX, xd, rowScales);
         const gw = allocUninit(weight.size);
         gemm(exps, lDims, scaledX, xDims, { transA: true }, gw);
         release(scaledX);
-        for (let r = 0; r < rows; r++) {
-          if (targets[r] === ignoreIndex) continue;
-          const wRow = targets[r]! * dim!;
-          for (let j = 0; j < dim!; j++) gw[wRow + j]! -= s * xd[r * dim! + j]!;
-        }
+        kernels.scatterAddRows(gw, xd, targets, ignoreIndex, -s); // − onehotᵀ · x / count
         giveGrad(weight, gw);
       }
     },

@@ -160,20 +160,12 @@ export function embedding(weight: Tensor, ids: Int32Array, shape: Shape): Tensor
 
 function gather(a: Tensor, index: Int32Array, leadShape: Shape, cols: number): Tensor {
   const out = emptyTensor([...leadShape, cols]);
-  const x = a.data;
-  const y = out.data;
-  for (let i = 0; i < index.length; i++)
-    y.set(x.subarray(index[i]! * cols, (index[i]! + 1) * cols), i * cols);
+  nativeKernels().gatherRows(out.data, a.data, index, cols);
   if (tracksGrad(a)) {
     const rows = Int32Array.from(index); // the caller may reuse its id buffer before backward
     record(out, [a], (g) => {
       // Accumulate straight into the (possibly huge, e.g. tied-embedding) gradient: no dense temp.
-      const ga = gradInto(a);
-      for (let i = 0; i < rows.length; i++) {
-        const dst = rows[i]! * cols;
-        const src = i * cols;
-        for (let j = 0; j < cols; j++) ga[dst + j]! += g[src + j]!;
-      }
+      nativeKernels().scatterAddRows(gradInto(a), g, rows, -1, 1);
     });
   }
   return out;

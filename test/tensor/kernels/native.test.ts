@@ -270,3 +270,33 @@ test('native kernels refuse arrays that do not fit instead of writing out of bou
   );
   assert.throws(() => k.sumSquares(new Float64Array(3) as unknown as Float32Array), /Float32Array/);
 });
+
+test('native row scaling, gathers and scatter-adds match the reference bit for bit', () => {
+  const cols = 67;
+  const rows = 1031;
+  const tableRows = 97;
+  const src = random(rows * cols, 3);
+  const table = random(tableRows * cols, 3);
+  const scales = Float64Array.from({ length: rows }, () => rng.uniform() / 7);
+  // Repeated indices (scatter order matters) and skipped rows.
+  const index = Int32Array.from({ length: rows }, (_, r) => (r % 11 === 5 ? -100 : (r * 13) % tableRows));
+  const plain = index.map((i) => (i < 0 ? 0 : i));
+  agree('scaleRows', [src, new Float32Array(rows * cols)], (k, [s, d]) =>
+    k.scaleRows(f32(d), f32(s), scales),
+  );
+  agree('scaleRows in place', [src], (k, [s]) => k.scaleRows(f32(s), f32(s), scales));
+  agree('gatherRows', [new Float32Array(rows * cols), table], (k, [d, t]) =>
+    k.gatherRows(f32(d), f32(t), plain, cols),
+  );
+  agree('addGatheredRows', [src, table], (k, [d, t]) =>
+    k.addGatheredRows(f32(d), f32(t), index, -100, -0.37),
+  );
+  agree('scatterAddRows', [table, src], (k, [d, s]) => k.scatterAddRows(f32(d), f32(s), index, -100, 1));
+  const bad = plain.slice();
+  bad[3] = tableRows;
+  assert.throws(
+    () => nativeKernels().gatherRows(new Float32Array(rows * cols), table, bad, cols),
+    /out of range/,
+  );
+  assert.throws(() => nativeKernels().scatterAddRows(table.slice(), src, bad, -100, 1), /out of range/);
+});
