@@ -177,6 +177,41 @@ inline double rowMax(const float* src, int64_t n) {
   return max;
 }
 
+/**
+ * out[r] = Σ_j term(r, j) over j = 0..cols-1 in index order, for rows [begin, end). One float64 sum is
+ * a chain of dependent additions (4 cycles each); four rows' chains interleaved overlap in the CPU and
+ * still add each row's terms in the reference's order.
+ */
+template <typename Term>
+void orderedRowSums(int64_t begin, int64_t end, int64_t cols, Term term, double* out) {
+  int64_t r = begin;
+  for (; r + 4 <= end; r += 4) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t j = 0; j < cols; j++) {
+      s0 += term(r, j);
+      s1 += term(r + 1, j);
+      s2 += term(r + 2, j);
+      s3 += term(r + 3, j);
+    }
+    out[r - begin] = s0;
+    out[r - begin + 1] = s1;
+    out[r - begin + 2] = s2;
+    out[r - begin + 3] = s3;
+  }
+  for (; r < end; r++) {
+    double s = 0;
+    for (int64_t j = 0; j < cols; j++) s += term(r, j);
+    out[r - begin] = s;
+  }
+}
+
+/** Per-thread scratch for orderedRowSums' results. */
+inline double* rowScratch(int64_t rows) {
+  thread_local std::vector<double> scratch;
+  if (static_cast<int64_t>(scratch.size()) < rows) scratch.resize(rows);
+  return scratch.data();
+}
+
 // ---- N-API argument helpers ----
 
 struct Args {
@@ -349,11 +384,12 @@ napi_value RmsNormForward(napi_env env, napi_callback_info info) {
   if (a.failed || !a.check(dim > 0 && n % dim == 0 && yN == n && invN == n / dim, "rmsNormForward: shapes differ"))
     return nullptr;
   pool.parallel_for(n / dim, rowGrain(dim), [=](int64_t begin, int64_t end) {
+    double* sums = rowScratch(end - begin);
+    orderedRowSums(begin, end, dim, [=](int64_t r, int64_t j) { return static_cast<double>(x[r * dim + j]) * x[r * dim + j]; }, sums);
     for (int64_t r = begin; r < end; r++) {
       const float* xr = x + r * dim;
       float* yr = y + r * dim;
-      double ss = 0;
-      for (int64_t j = 0; j < dim; j++) ss += static_cast<double>(xr[j]) * xr[j];
+      const double ss = sums[r - begin];
       const double inv = 1 / std::sqrt(ss / dim + eps);
       invRms[r] = static_cast<float>(inv);
       for (int64_t j = 0; j < dim; j++) yr[j] = static_cast<float>(static_cast<double>(static_cast<float>(xr[j] * inv)) * w[j]);
@@ -379,12 +415,17 @@ napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
   const int64_t rows = n / dim;
   if (gx) {
     pool.parallel_for(rows, rowGrain(dim), [=](int64_t begin, int64_t end) {
+      double* dots = rowScratch(end - begin);
+      orderedRowSums(
+          begin, end, dim,
+          [=](int64_t r, int64_t j) {
+            return static_cast<double>(g[r * dim + j]) * w[j] * (x[r * dim + j] * static_cast<double>(invRms[r]));
+          },
+          dots);
       for (int64_t r = begin; r < end; r++) {
         const int64_t base = r * dim;
         const double inv = invRms[r];
-        double dot = 0;
-        for (int64_t j = 0; j < dim; j++) dot += static_cast<double>(g[base + j]) * w[j] * (x[base + j] * inv);
-        const double m = dot / dim;
+        const double m = dots[r - begin] / dim;
         for (int64_t j = 0; j < dim; j++) {
           gx[base + j] = static_cast<float>(inv * (static_cast<double>(g[base + j]) * w[j] - x[base + j] * inv * m));
         }
@@ -406,9 +447,10 @@ napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-// ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign): src/dst [B, H, T, 2·half], tables [B·T, half]
+// ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign, srcTokenMajor, dstTokenMajor): src and dst
+// [B, H, T, 2·half], or [B, T, H, 2·half] where tokenMajor (a permute fused in); tables [B·T, half]
 napi_value RopeRotate(napi_env env, napi_callback_info info) {
-  Args a(env, info, 9);
+  Args a(env, info, 11);
   int64_t n = 0, dstN = 0, cosN = 0, sinN = 0;
   const float* src = a.f32(0, &n);
   float* dst = a.f32(1, &dstN);
@@ -416,6 +458,7 @@ napi_value RopeRotate(napi_env env, napi_callback_info info) {
   const float* sinT = a.f32(3, &sinN);
   const int64_t batch = a.int64(4), heads = a.int64(5), seq = a.int64(6), half = a.int64(7);
   const double sign = a.num(8);
+  const bool srcTokenMajor = a.flag(9), dstTokenMajor = a.flag(10);
   if (a.failed) return nullptr;
   const int64_t headDim = 2 * half;
   const bool fits = n == batch * heads * seq * headDim && dstN == n && cosN == batch * seq * half && sinN == cosN;
@@ -423,16 +466,20 @@ napi_value RopeRotate(napi_env env, napi_callback_info info) {
   pool.parallel_for(batch * heads * seq, rowGrain(headDim), [=](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; row++) {
       const int64_t t = row % seq;
+      const int64_t h = (row / seq) % heads;
       const int64_t b = row / (heads * seq);
-      const int64_t base = row * headDim;
+      const int64_t headMajor = row * headDim;
+      const int64_t tokenMajor = ((b * seq + t) * heads + h) * headDim;
+      const float* in = src + (srcTokenMajor ? tokenMajor : headMajor);
+      float* out = dst + (dstTokenMajor ? tokenMajor : headMajor);
       const int64_t table = (b * seq + t) * half;
       for (int64_t i = 0; i < half; i++) {
         const double c = cosT[table + i];
         const double s = sign * sinT[table + i];
-        const double x1 = src[base + i];
-        const double x2 = src[base + half + i];
-        dst[base + i] = static_cast<float>(x1 * c - x2 * s);
-        dst[base + half + i] = static_cast<float>(x2 * c + x1 * s);
+        const double x1 = in[i];
+        const double x2 = in[half + i];
+        out[i] = static_cast<float>(x1 * c - x2 * s);
+        out[half + i] = static_cast<float>(x2 * c + x1 * s);
       }
     }
   });
@@ -721,11 +768,12 @@ napi_value SoftmaxBackwardRows(napi_env env, napi_callback_info info) {
   const int64_t cols = a.int64(2);
   if (a.failed || !a.check(cols > 0 && n % cols == 0 && pN == n, "softmaxBackwardRows: shapes differ")) return nullptr;
   pool.parallel_for(n / cols, rowGrain(cols), [=](int64_t begin, int64_t end) {
+    double* dots = rowScratch(end - begin);
+    orderedRowSums(begin, end, cols, [=](int64_t r, int64_t k) { return static_cast<double>(d[r * cols + k]) * p[r * cols + k]; }, dots);
     for (int64_t r = begin; r < end; r++) {
       float* dr = d + r * cols;
       const float* pr = p + r * cols;
-      double dot = 0;
-      for (int64_t k = 0; k < cols; k++) dot += static_cast<double>(dr[k]) * pr[k];
+      const double dot = dots[r - begin];
       for (int64_t k = 0; k < cols; k++) dr[k] = static_cast<float>(pr[k] * (dr[k] - dot));
     }
   });

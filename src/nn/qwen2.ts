@@ -13,7 +13,7 @@ import {
   permute,
   reshape,
   rmsNorm,
-  rope,
+  permuteRope,
   scale,
   swiglu,
 } from '../tensor/ops.ts';
@@ -413,12 +413,11 @@ export class Qwen2ForCausalLM {
     const hkv = cfg.numKeyValueHeads;
 
     const normed = rmsNorm(x, layer.inputLayernorm, cfg.rmsNormEps);
-    // [B, T, heads·Dh] → [B, heads, T, Dh]
-    const heads = (p: Projection, n: number) =>
-      permute(reshape(project(normed, p), [batch, seq, n, dh]), [0, 2, 1, 3]);
-    const q = rope(heads(layer.qProj, hq), positions, cfg.ropeTheta);
-    let k = rope(heads(layer.kProj, hkv), positions, cfg.ropeTheta);
-    let v = heads(layer.vProj, hkv);
+    // [B, T, heads·Dh] → [B, T, heads, Dh]; permute(·, [0, 2, 1, 3]) makes it [B, heads, T, Dh].
+    const split = (p: Projection, n: number) => reshape(project(normed, p), [batch, seq, n, dh]);
+    const q = permuteRope(split(layer.qProj, hq), positions, cfg.ropeTheta);
+    let k = permuteRope(split(layer.kProj, hkv), positions, cfg.ropeTheta);
+    let v = permute(split(layer.vProj, hkv), [0, 2, 1, 3]);
     if (kvCache) [k, v] = kvCache.update(index, k, v);
     const attended = attention(q, k, v, { causal: true, keyMask, queryOffset: past });
     const merged = reshape(permute(attended, [0, 2, 1, 3]), [batch, seq, hq * dh]);

@@ -17,7 +17,7 @@ export {
 export { sum, mean } from './ops/reduce.ts';
 export { reshape, permute, sliceLast, concat, gatherRows, embedding } from './ops/shape.ts';
 export { matmul, linear } from './ops/matmul.ts';
-export { rmsNorm, rope, softmax, logSoftmax, gradReverse, stopGradient } from './ops/nn.ts';
+export { rmsNorm, rope, permuteRope, softmax, logSoftmax, gradReverse, stopGradient } from './ops/nn.ts';
 export { attention } from './ops/attention.ts';
 export type { AttentionOptions } from './ops/attention.ts';
 export { crossEntropy, linearCrossEntropy, klDiv, linearKlDiv } from './ops/losses.ts';

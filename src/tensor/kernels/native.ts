@@ -39,7 +39,10 @@ export interface ElementKernels {
     gx: Float32Array | null,
     gw: Float32Array | null,
   ): void;
-  /** Rotate-half RoPE of [B, H, T, 2·half] by tables [B·T, half]; sign −1 rotates back (backward). */
+  /**
+   * Rotate-half RoPE of [B, H, T, 2·half] by tables [B·T, half]; sign −1 rotates back (backward). A
+   * tokenMajor side is laid out [B, T, H, 2·half] instead (the permute between the two, fused).
+   */
   ropeRotate(
     src: Float32Array,
     dst: Float32Array,
@@ -50,6 +53,8 @@ export interface ElementKernels {
     seq: number,
     half: number,
     sign: number,
+    srcTokenMajor: boolean,
+    dstTokenMajor: boolean,
   ): void;
   /** out = a ∘ b; b is a.length long or one row repeated over a (bias, per-feature scale). */
   binary(kind: BinaryKind, a: Float32Array, b: Float32Array, out: Float32Array): void;

@@ -76,20 +76,23 @@ export const referenceKernels: ElementKernels = {
     }
   },
 
-  ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign) {
+  ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign, srcTokenMajor, dstTokenMajor) {
     const headDim = 2 * half;
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         for (let t = 0; t < seq; t++) {
-          const base = ((b * heads + h) * seq + t) * headDim;
+          const headMajor = ((b * heads + h) * seq + t) * headDim;
+          const tokenMajor = ((b * seq + t) * heads + h) * headDim;
+          const from = srcTokenMajor ? tokenMajor : headMajor;
+          const to = dstTokenMajor ? tokenMajor : headMajor;
           const table = (b * seq + t) * half;
           for (let i = 0; i < half; i++) {
             const c = cos[table + i]!;
             const s = sign * sin[table + i]!;
-            const x1 = src[base + i]!;
-            const x2 = src[base + half + i]!;
-            dst[base + i] = x1 * c - x2 * s;
-            dst[base + half + i] = x2 * c + x1 * s;
+            const x1 = src[from + i]!;
+            const x2 = src[from + half + i]!;
+            dst[to + i] = x1 * c - x2 * s;
+            dst[to + half + i] = x2 * c + x1 * s;
           }
         }
       }

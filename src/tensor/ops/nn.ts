@@ -87,21 +87,42 @@ function computeRopeTables(positions: Int32Array, half: number, theta: number): 
 export function rope(x: Tensor, positions: Int32Array, theta: number): Tensor {
   if (x.shape.length !== 4) throw new Error(`rope: expected [B, H, T, Dh], got ${formatShape(x.shape)}`);
   const [batch, heads, seq, headDim] = x.shape as [number, number, number, number];
-  if (headDim % 2 !== 0) throw new Error(`rope: head dim ${headDim} must be even`);
+  return rotary(x, { batch, heads, seq, headDim }, positions, theta, false, 'rope');
+}
+
+/**
+ * rope(permute(x, [0, 2, 1, 3])) in one pass: x [B, T, H, Dh] (a projection's output split into heads)
+ * → [B, H, T, Dh] rotated. Saves the permute's copy, forward and backward.
+ */
+export function permuteRope(x: Tensor, positions: Int32Array, theta: number): Tensor {
+  if (x.shape.length !== 4)
+    throw new Error(`permuteRope: expected [B, T, H, Dh], got ${formatShape(x.shape)}`);
+  const [batch, seq, heads, headDim] = x.shape as [number, number, number, number];
+  return rotary(x, { batch, heads, seq, headDim }, positions, theta, true, 'permuteRope');
+}
+
+function rotary(
+  x: Tensor,
+  dims: { batch: number; heads: number; seq: number; headDim: number },
+  positions: Int32Array,
+  theta: number,
+  tokenMajor: boolean,
+  what: string,
+): Tensor {
+  const { batch, heads, seq, headDim } = dims;
+  if (headDim % 2 !== 0) throw new Error(`${what}: head dim ${headDim} must be even`);
   if (positions.length !== batch * seq) {
-    throw new Error(`rope: ${positions.length} positions for batch ${batch} × seq ${seq}`);
+    throw new Error(`${what}: ${positions.length} positions for batch ${batch} × seq ${seq}`);
   }
   const half = headDim / 2;
   const { cos, sin } = ropeTables(positions, half, theta);
-  // Rotates every head vector; `sign` = +1 forward, -1 backward (the inverse rotation).
-  const rotate = (src: Float32Array, dst: Float32Array, sign: number) =>
-    nativeKernels().ropeRotate(src, dst, cos, sin, batch, heads, seq, half, sign);
-  const out = emptyTensor(x.shape);
-  rotate(x.data, out.data, 1);
+  const out = emptyTensor([batch, heads, seq, headDim]);
+  nativeKernels().ropeRotate(x.data, out.data, cos, sin, batch, heads, seq, half, 1, tokenMajor, false);
   if (tracksGrad(x)) {
     record(out, [x], (g) => {
+      // The inverse rotation, back into x's layout.
       const gx = allocUninit(g.length);
-      rotate(g, gx, -1);
+      nativeKernels().ropeRotate(g, gx, cos, sin, batch, heads, seq, half, -1, false, tokenMajor);
       giveGrad(x, gx);
     });
   }

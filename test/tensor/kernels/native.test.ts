@@ -121,9 +121,30 @@ test('native RoPE rotation matches the reference bit for bit, both directions', 
   const cos = random(batch * seq * half);
   const sin = random(batch * seq * half);
   for (const sign of [1, -1]) {
-    agree(`ropeRotate ${sign}`, [random(n, 3), new Float32Array(n), cos, sin], (k, [src, dst, c, s]) =>
-      k.ropeRotate(f32(src), f32(dst), f32(c), f32(s), batch, heads, seq, half, sign),
-    );
+    for (const [srcTokenMajor, dstTokenMajor] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      agree(
+        `ropeRotate ${sign} ${srcTokenMajor} ${dstTokenMajor}`,
+        [random(n, 3), new Float32Array(n), cos, sin],
+        (k, [src, dst, c, s]) =>
+          k.ropeRotate(
+            f32(src),
+            f32(dst),
+            f32(c),
+            f32(s),
+            batch,
+            heads,
+            seq,
+            half,
+            sign,
+            srcTokenMajor,
+            dstTokenMajor,
+          ),
+      );
+    }
   }
 });
 

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../../src/tensor/tensor.ts';
-import { rmsNorm, rope, softmax, logSoftmax, gradReverse, sum, mul } from '../../../src/tensor/ops.ts';
+import {
+  rmsNorm,
+  rope,
+  permuteRope,
+  permute,
+  softmax,
+  logSoftmax,
+  gradReverse,
+  sum,
+  mul,
+} from '../../../src/tensor/ops.ts';
 import { Rng } from '../../../src/tensor/random.ts';
 import { logSoftmaxRowsReference, softmaxRowsReference } from '../../../src/tensor/kernels/rows.ts';
 import { assertClose, gradcheck, randParam } from '../gradcheck.ts';
@@ -54,6 +64,16 @@ test('rope follows the rotate-half convention', () => {
   assertClose(at0.data, x.data);
   gradcheck((t) => rope(t, positions, 1e6), [x]);
   assert.throws(() => rope(x, Int32Array.of(1, 2), 10000), /positions/);
+});
+
+test('permuteRope is rope after permute(·, [0, 2, 1, 3]), bit for bit, with its gradient', () => {
+  const x = randParam(rng, [2, 4, 3, 8]); // [B, T, H, Dh]
+  const positions = Int32Array.of(0, 1, 2, 3, 5, 6, 7, 8);
+  const fused = permuteRope(x, positions, 10000);
+  assert.deepEqual(fused.shape, [2, 3, 4, 8]);
+  assert.deepEqual(fused.data, rope(permute(x, [0, 2, 1, 3]), positions, 10000).data);
+  gradcheck((t) => permuteRope(t, positions, 1e6), [x]);
+  assert.throws(() => permuteRope(x, Int32Array.of(1, 2), 10000), /permuteRope: 2 positions/);
 });
 
 test('rope reuses its cos/sin tables per positions array, and not after the array changed', () => {
