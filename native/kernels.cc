@@ -929,6 +929,8 @@ napi_value Permute(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+void RegisterOnnxRuntime(napi_env env, napi_value exports);  // native/onnxruntime.cc
+
 NAPI_MODULE_INIT() {
   const struct {
     const char* name;
@@ -961,5 +963,6 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &value);
     napi_set_named_property(env, exports, f.name, value);
   }
+  RegisterOnnxRuntime(env, exports);
   return exports;
 }

@@ -4,7 +4,7 @@
 // TypeScript definition the tests hold it to.
 import type { Shape } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, formatShape } from '../shape.ts';
-import { compiledGraph, ortTensor } from './onnx.ts';
+import { compiledGraph } from './onnx.ts';
 import { allocUninit, release } from '../pool.ts';
 import type { OnnxValue } from './onnx.ts';
 
@@ -109,8 +109,11 @@ export function gemm(
       gemmByRowChunks(a, b, bRows, rows, k, n, opts, out);
     else
       fusedMatMul(transA, transB, alpha, 2).run(
-        { A: ortTensor(a, transA ? [k, rows] : [rows, k]), B: ortTensor(b, bRows) },
-        { Y: ortTensor(out, [rows, n]) },
+        [
+          { data: a, dims: transA ? [k, rows] : [rows, k] },
+          { data: b, dims: bRows },
+        ],
+        [{ data: out, dims: [rows, n] }],
       );
     return;
   }
@@ -131,8 +134,11 @@ export function gemm(
     yDims = [...batch, m, n];
   }
   fusedMatMul(transA, transB, alpha, aDims.length).run(
-    { A: ortTensor(a, aDims), B: ortTensor(b, bDims) },
-    { Y: ortTensor(out, yDims) },
+    [
+      { data: a, dims: aDims },
+      { data: b, dims: bDims },
+    ],
+    [{ data: out, dims: yDims }],
   );
 }
 
@@ -187,7 +193,7 @@ function gemmByRowChunks(
   out: Float32Array,
 ): void {
   const graph = fusedMatMul(false, opts.transB ?? false, opts.alpha ?? 1, 2);
-  const bTensor = ortTensor(b, bDims);
+  const bArg = { data: b, dims: bDims };
   // With transA the rows of op(A) are columns of the stored A: copy each block out, transposed.
   const block = opts.transA ? allocUninit(CHUNK_ROWS * k) : null;
   for (let r0 = 0; r0 < rows; r0 += CHUNK_ROWS) {
@@ -198,8 +204,8 @@ function gemmByRowChunks(
       copyColumnsTransposed(a, rows, r0, count, k, aBlock);
     } else aBlock = a.subarray(r0 * k, (r0 + count) * k);
     graph.run(
-      { A: ortTensor(aBlock, [count, k]), B: bTensor },
-      { Y: ortTensor(out.subarray(r0 * n, (r0 + count) * n), [count, n]) },
+      [{ data: aBlock, dims: [count, k] }, bArg],
+      [{ data: out.subarray(r0 * n, (r0 + count) * n), dims: [count, n] }],
     );
   }
   if (block) release(block);

@@ -1,11 +1,9 @@
-// The elementwise and row kernels on native code: native/kernels.cc, an N-API addon that `npm ci` builds
-// into build/Release with node-gyp (g++, make and python3, as for better-sqlite3).
+// The elementwise and row kernels on native code (native/kernels.cc, in rlcp's addon: ./addon.ts).
 //
 // Each kernel is the loop of the same name in ./reference.ts, which defines it: the native one returns
 // the same float32 bits (test/tensor/kernels/native.test.ts), vectorised and split over the same number
 // of threads as the GEMMs (RLCP_NUM_THREADS / setNumThreads).
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './addon.ts';
 import { getNumThreads } from './onnx.ts';
 
 /** Arithmetic of `binary`: 0 add, 1 sub, 2 mul, 3 div. */
@@ -132,25 +130,12 @@ interface Addon extends ElementKernels {
   setThreads(n: number): void;
 }
 
-const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/rlcp_kernels.node', import.meta.url));
-
 let addon: Addon | null = null;
 let addonThreads = 0;
 
-function load(): Addon {
-  try {
-    return createRequire(import.meta.url)(ADDON_PATH) as Addon;
-  } catch (error) {
-    throw new Error(
-      `rlcp's native kernels are not built (${ADDON_PATH}: ${(error as Error).message}). ` +
-        'Run `npm ci` (or `npm rebuild`) in the rlcp checkout; building needs g++, make and python3.',
-    );
-  }
-}
-
 /** The native kernels, on as many threads as the GEMMs use now. */
 export function nativeKernels(): ElementKernels {
-  addon ??= load();
+  addon ??= loadAddon<Addon>();
   const threads = getNumThreads();
   if (threads !== addonThreads) {
     addon.setThreads(threads);

@@ -1,37 +1,60 @@
-// Tiny ONNX graphs run synchronously on onnxruntime-node's native binding.
-//
-// The public `InferenceSession.run` of onnxruntime-node is async; the native binding underneath is
-// synchronous and costs ~15 µs per call, and with pre-allocated outputs it writes results straight into
-// our Float32Arrays. Each kernel builds a one- or two-node graph once (hand-encoded protobuf, no
-// dependency on an ONNX library), compiles it per thread count, and reuses it.
+// Tiny ONNX graphs (one or two nodes, hand-encoded protobuf, no dependency on an ONNX library) run
+// synchronously on onnxruntime, through rlcp's addon (native/onnxruntime.cc) and the onnxruntime library
+// that the onnxruntime-node package ships. A run binds the caller's Float32Arrays as inputs and outputs:
+// results are written in place, nothing is copied or allocated per call (onnxruntime-node's own binding
+// copies every output into a fresh ArrayBuffer, which cost a training step ~10–15 % in copies and
+// garbage collection). Each graph is compiled once per thread count and reused.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import type { Tensor as OrtTensorType } from 'onnxruntime-node';
+import { loadAddon } from './addon.ts';
 
-const require = createRequire(import.meta.url);
-const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-
-interface NativeSession {
-  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  run(
-    feeds: Record<string, OrtTensorType>,
-    fetches: Record<string, OrtTensorType>,
-    options: object,
-  ): Record<string, OrtTensorType>;
+interface OrtAddon {
+  ortInit(libraryPath: string): void;
+  ortSession(
+    model: Uint8Array,
+    inputNames: readonly string[],
+    outputNames: readonly string[],
+    threads: number,
+  ): object;
+  ortRun(
+    session: object,
+    inputs: readonly Float32Array[],
+    inputDims: readonly (readonly number[])[],
+    outputs: readonly Float32Array[],
+    outputDims: readonly (readonly number[])[],
+  ): void;
 }
-const { binding, initOrt } = require('onnxruntime-node/dist/binding') as {
-  binding: { InferenceSession: new () => NativeSession };
-  initOrt: () => void;
-};
-initOrt();
 
-export type OrtTensor = OrtTensorType;
 export type ElemType = 'float32';
 const ELEM_TYPE_CODE: Record<ElemType, number> = { float32: 1 };
 
-/** Wraps a Float32Array (no copy) as an onnxruntime tensor. */
-export function ortTensor(data: Float32Array, dims: readonly number[]): OrtTensor {
-  return new ort.Tensor('float32', data, dims);
+/** onnxruntime's shared library inside the installed onnxruntime-node package. */
+function onnxruntimeLibrary(): string {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const binDir = join(packageDir, 'bin');
+  for (const napi of existsSync(binDir) ? readdirSync(binDir) : []) {
+    const dir = join(binDir, napi, process.platform, process.arch);
+    const library = existsSync(dir)
+      ? readdirSync(dir).find((f) => /^libonnxruntime\.(so|.*dylib)/.test(f))
+      : undefined;
+    if (library) return join(dir, library);
+  }
+  throw new Error(
+    `onnxruntime: no library for ${process.platform}/${process.arch} under ${binDir} (reinstall with \`npm ci\`)`,
+  );
+}
+
+let ortAddon: OrtAddon | null = null;
+
+function onnxruntime(): OrtAddon {
+  if (ortAddon === null) {
+    const addon = loadAddon<OrtAddon>();
+    addon.ortInit(onnxruntimeLibrary());
+    ortAddon = addon;
+  }
+  return ortAddon;
 }
 
 // ---- protobuf encoding (only what ModelProto needs) ----
@@ -153,11 +176,18 @@ export function getNumThreads(): number {
   return numThreads;
 }
 
-export interface CompiledGraph {
-  run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor>): void;
+/** One tensor argument of a run: row-major float32 data and its dims. */
+export interface OrtArg {
+  data: Float32Array;
+  dims: readonly number[];
 }
 
-const sessions = new Map<string, NativeSession>();
+export interface CompiledGraph {
+  /** Runs the graph: inputs and outputs in the graph's declared order; outputs are written in place. */
+  run(inputs: readonly OrtArg[], outputs: readonly OrtArg[]): void;
+}
+
+const sessions = new Map<string, CompiledGraph>();
 
 /**
  * Returns a runnable graph, compiled once per (key, thread count). `key` must identify the graph
@@ -166,27 +196,28 @@ const sessions = new Map<string, NativeSession>();
 export function compiledGraph(key: string, build: () => OnnxGraph): CompiledGraph {
   const threads = numThreads;
   const cacheKey = `${key}|t${threads}`;
-  let session = sessions.get(cacheKey);
-  if (!session) {
-    const bytes = encodeModel(build());
-    session = new binding.InferenceSession();
-    session.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // The arena would keep every intermediate buffer onnxruntime ever allocated (RSS growth).
-      enableCpuMemArena: false,
-      // Idle pool threads sleep instead of spinning: spinning burns the core our own TypeScript
-      // loops run on between kernels (and other processes' cores on a shared machine).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-    sessions.set(cacheKey, session);
+  let graph = sessions.get(cacheKey);
+  if (!graph) {
+    const ort = onnxruntime();
+    const spec = build();
+    const session = ort.ortSession(
+      encodeModel(spec),
+      spec.inputs.map((v) => v.name),
+      spec.outputs.map((v) => v.name),
+      threads,
+    );
+    graph = {
+      run(inputs, outputs) {
+        ort.ortRun(
+          session,
+          inputs.map((x) => x.data),
+          inputs.map((x) => x.dims),
+          outputs.map((x) => x.data),
+          outputs.map((x) => x.dims),
+        );
+      },
+    };
+    sessions.set(cacheKey, graph);
   }
-  const native = session;
-  return {
-    run(feeds, fetches) {
-      native.run(feeds, fetches, {});
-    },
-  };
+  return graph;
 }
