@@ -7,7 +7,10 @@
 //   Needs the worker started with --enable-source-maps (tsx's output is one line per file).
 // - kernel: GEMM when the stack is inside the native GEMM (src/tensor/kernels/gemm.ts, onnx.ts); autograd
 //   when the leaf-most rlcp frame is src/tensor/tensor.ts or pool.ts (gradient accumulation, buffer
-//   pool); JS otherwise (the op's own TypeScript loops).
+//   pool); op otherwise: the op's own TypeScript and the native kernels it calls (src/tensor/kernels/
+//   native.ts; V8's profiler has no frame for an addon function and counts its time to the caller).
+// The main thread takes part in onnxruntime's and the addon's thread pools, so wall time inside them is
+// sampled there.
 // The main thread takes part in onnxruntime's thread pool, so wall time inside GEMM is sampled there.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +30,7 @@ export interface CpuProfile {
 export interface ProfileRow {
   phase: string;
   op: string;
-  kernel: 'GEMM' | 'JS' | 'autograd';
+  kernel: 'GEMM' | 'op' | 'autograd';
   /** Milliseconds per step. */
   ms: number;
 }
@@ -114,7 +117,7 @@ const isGemm = (f: Frame) => f.file === 'tensor/kernels/gemm.ts' || f.file === '
 function classify(stack: Frame[]): { phase: string; op: string; kernel: ProfileRow['kernel'] } {
   // stack[0] is the leaf.
   const leaf = stack[0]!;
-  if (leaf.name === '(garbage collector)') return { phase: 'other', op: 'GC', kernel: 'JS' };
+  if (leaf.name === '(garbage collector)') return { phase: 'other', op: 'GC', kernel: 'op' };
   let phase = 'other';
   if (stack.some((f) => f.file === 'tensor/tensor.ts' && f.name === 'backward')) phase = 'backward';
   else if (stack.some((f) => f.file === 'tensor/optim.ts')) phase = 'optimizer';
@@ -134,7 +137,7 @@ function classify(stack: Frame[]): { phase: string; op: string; kernel: ProfileR
     }
   }
   const firstOwn = stack.find((f) => f.file !== '');
-  let kernel: ProfileRow['kernel'] = 'JS';
+  let kernel: ProfileRow['kernel'] = 'op';
   if (stack.some(isGemm)) kernel = 'GEMM';
   else if (firstOwn && (firstOwn.file === 'tensor/tensor.ts' || firstOwn.file === 'tensor/pool.ts')) {
     kernel = 'autograd';
@@ -149,14 +152,14 @@ export function groupOf(row: Pick<ProfileRow, 'phase' | 'op' | 'kernel'>): strin
   if (row.phase === 'optimizer') return 'optimizer (clip + AdamW + apply)';
   if (row.kernel === 'autograd') return 'autograd: grad accumulation, pool';
   const file = row.op.split('.')[0];
-  if (file === 'attention') return 'attention softmax/masks (JS)';
-  if (file === 'losses') return 'cross-entropy softmax (JS)';
-  if (row.op === 'nn.rmsNorm' || row.op === 'nn.rope' || row.op === 'nn.ropeTables')
-    return 'RMSNorm + RoPE (JS)';
+  if (file === 'attention') return 'attention softmax/masks';
+  if (file === 'losses') return 'cross-entropy softmax';
+  if (['nn.rmsNorm', 'nn.rope', 'nn.permuteRope', 'nn.rotary', 'nn.ropeTables'].includes(row.op))
+    return 'RMSNorm + RoPE';
   if (file === 'elementwise' || file === 'matmul' || file === 'reduce' || file === 'nn') {
-    return 'elementwise: SwiGLU, add, bias (JS)';
+    return 'elementwise: SwiGLU, add, bias';
   }
-  if (file === 'shape') return 'layout: permute, embedding, gather (JS)';
+  if (file === 'shape') return 'layout: permute, embedding, gather';
   return 'other (model code, profiler, idle)';
 }
 
