@@ -214,6 +214,21 @@ inline double* rowScratch(int64_t rows) {
 
 // ---- N-API argument helpers ----
 
+/** The data of a typed array of type `want` and its length; length −1 when `value` is not one. */
+void* typedArrayData(napi_env env, napi_value value, napi_typedarray_type want, int64_t* length) {
+  *length = -1;
+  bool isTyped = false;
+  napi_is_typedarray(env, value, &isTyped);
+  if (!isTyped) return nullptr;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = nullptr;
+  napi_get_typedarray_info(env, value, &type, &n, &data, nullptr, nullptr);
+  if (type != want) return nullptr;
+  *length = static_cast<int64_t>(n);
+  return data;
+}
+
 struct Args {
   napi_env env;
   std::vector<napi_value> v;
@@ -244,21 +259,13 @@ struct Args {
 
   template <typename T>
   T* typed(size_t i, napi_typedarray_type want, int64_t* length, const char* message) {
-    bool isTyped = false;
-    napi_is_typedarray(env, v[i], &isTyped);
-    if (!isTyped) {
+    int64_t n = -1;
+    void* data = typedArrayData(env, v[i], want, &n);
+    if (n < 0) {
       fail(message);
       return nullptr;
     }
-    napi_typedarray_type type;
-    size_t n;
-    void* data;
-    napi_get_typedarray_info(env, v[i], &type, &n, &data, nullptr, nullptr);
-    if (type != want) {
-      fail(message);
-      return nullptr;
-    }
-    if (length) *length = static_cast<int64_t>(n);
+    if (length) *length = n;
     return static_cast<T*>(data);
   }
 
@@ -704,15 +711,38 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-// sumSquares(x): Σ x², float64, in order
-napi_value SumSquares(napi_env env, napi_callback_info info) {
-  Args a(env, info, 1);
-  int64_t n = 0;
-  const float* x = a.f32(0, &n);
+// sumSquaresEach(arrays, out): out[i] = Σ arrays[i]², each a float64 sum in index order
+napi_value SumSquaresEach(napi_env env, napi_callback_info info) {
+  Args a(env, info, 2);
+  int64_t count = 0;
+  double* out = a.f64(1, &count);
   if (a.failed) return nullptr;
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
-  return numberValue(env, s);
+  uint32_t arrays = 0;
+  napi_get_array_length(env, a.v[0], &arrays);
+  if (!a.check(arrays == count, "sumSquaresEach: one output per array")) return nullptr;
+  std::vector<const float*> data(arrays);
+  std::vector<int64_t> starts(arrays + 1, 0);  // element offsets, to split the work by size
+  for (uint32_t i = 0; i < arrays; i++) {
+    napi_value value;
+    napi_get_element(env, a.v[0], i, &value);
+    int64_t length = 0;
+    data[i] = static_cast<const float*>(typedArrayData(env, value, napi_float32_array, &length));
+    if (!a.check(data[i] != nullptr || length == 0, "sumSquaresEach: expected Float32Arrays")) return nullptr;
+    starts[i + 1] = starts[i] + length;
+  }
+  // Each array is one float64 sum in index order, on the thread whose share holds its first element.
+  pool.parallel_for(starts[arrays], kGrain, [&](int64_t begin, int64_t end) {
+    for (uint32_t i = 0; i < arrays; i++) {
+      if (starts[i] < begin || starts[i] >= end) continue;
+      const float* x = data[i];
+      double s = 0;
+      for (int64_t j = 0; j < starts[i + 1] - starts[i]; j++) s += static_cast<double>(x[j]) * x[j];
+      out[i] = s;
+    }
+  });
+  for (uint32_t i = 0; i < arrays; i++)
+    if (starts[i] == starts[i + 1]) out[i] = 0;  // an empty array at the very end belongs to no share
+  return undefinedValue(env);
 }
 
 // attentionProbs(scores, batch, qHeads, seq, keys, causal, queryOffset, keyMask | null): softmax in place
@@ -946,7 +976,7 @@ NAPI_MODULE_INIT() {
       {"addInto", AddInto},
       {"scaleInto", ScaleInto},
       {"sumRowsInto", SumRowsInto},
-      {"sumSquares", SumSquares},
+      {"sumSquaresEach", SumSquaresEach},
       {"scaleRows", ScaleRows},
       {"gatherRows", GatherRows},
       {"addGatheredRows", AddGatheredRows},

@@ -132,8 +132,10 @@ export function chain(...transforms: GradientTransform[]): Optimizer {
 }
 
 function totalNorm(updates: Map<string, Float32Array>): number {
+  const sums = new Float64Array(updates.size);
+  nativeKernels().sumSquaresEach([...updates.values()], sums);
   let sumSquares = 0;
-  for (const u of updates.values()) sumSquares += nativeKernels().sumSquares(u);
+  for (const s of sums) sumSquares += s;
   return Math.sqrt(sumSquares);
 }
 

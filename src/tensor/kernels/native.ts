@@ -62,8 +62,8 @@ export interface ElementKernels {
   scaleInto(dst: Float32Array, src: Float32Array, s: number): void;
   /** dst[j] += Σ over rows of src[r · dst.length + j] */
   sumRowsInto(dst: Float32Array, src: Float32Array): void;
-  /** Σ x² in float64 */
-  sumSquares(x: Float32Array): number;
+  /** out[i] = Σ arrays[i]² in float64 (arrays split over the threads by size). */
+  sumSquaresEach(arrays: readonly Float32Array[], out: Float64Array): void;
   /** Row r of dst = row r of src · scales[r] (dst may be src). */
   scaleRows(dst: Float32Array, src: Float32Array, scales: Float64Array): void;
   /** Row r of dst = row index[r] of table (rows of `cols`). */

@@ -119,10 +119,12 @@ export const referenceKernels: ElementKernels = {
     }
   },
 
-  sumSquares(x) {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
-    return s;
+  sumSquaresEach(arrays, out) {
+    arrays.forEach((x, k) => {
+      let s = 0;
+      for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
+      out[k] = s;
+    });
   },
 
   scaleRows(dst, src, scales) {

@@ -166,7 +166,10 @@ test('native binary ops, accumulation, scaling and row sums match the reference 
   agree('scaleInto', [a, new Float32Array(N)], (k, [src, dst]) => k.scaleInto(f32(dst), f32(src), 0.1));
   agree('scaleInto in place', [a], (k, [x]) => k.scaleInto(f32(x), f32(x), 1 / 3));
   agree('sumRowsInto', [random(257), a], (k, [dst, src]) => k.sumRowsInto(f32(dst), f32(src)));
-  agree('sumSquares', [a], (k, [x]) => k.sumSquares(f32(x)));
+  const parts = [a.subarray(0, 5), new Float32Array(0), a.subarray(5, 70000), b, new Float32Array(0)];
+  agree('sumSquaresEach', [new Float64Array(parts.length)], (k, [out]) =>
+    k.sumSquaresEach(parts, out as Float64Array),
+  );
 });
 
 test('native attention softmax (causal, masked, offset) and its backward match the reference', () => {
@@ -289,7 +292,10 @@ test('native kernels refuse arrays that do not fit instead of writing out of bou
     () => k.binary(0, new Float32Array(6), new Float32Array(4), new Float32Array(6)),
     /bad kind or shapes/,
   );
-  assert.throws(() => k.sumSquares(new Float64Array(3) as unknown as Float32Array), /Float32Array/);
+  assert.throws(
+    () => k.sumSquaresEach([new Float64Array(3) as unknown as Float32Array], new Float64Array(1)),
+    /Float32Arrays/,
+  );
 });
 
 test('native row scaling, gathers and scatter-adds match the reference bit for bit', () => {
