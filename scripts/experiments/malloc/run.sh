@@ -1,5 +1,5 @@
 #!/bin/bash
-# A/B of glibc's default malloc thresholds against those bin/rlcp.js sets, interleaved (the machine is
+# A/B of glibc's default malloc thresholds against those bin/rlcp.js used to set, interleaved (the machine is
 # noisy). Run from the repository root: scripts/experiments/malloc/run.sh [PAIRS=4]
 set -euo pipefail
 here=scripts/experiments/malloc
