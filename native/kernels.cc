@@ -305,12 +305,6 @@ napi_value undefinedValue(napi_env env) {
   return u;
 }
 
-napi_value numberValue(napi_env env, double x) {
-  napi_value out;
-  napi_create_double(env, x, &out);
-  return out;
-}
-
 // ---- kernels ----
 
 // setThreads(n)
@@ -660,54 +654,48 @@ napi_value GatherRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-// addGatheredRows(dst, table, index, skip, alpha): dst row r += alpha · table row index[r], rows with index skip left alone
-napi_value AddGatheredRows(napi_env env, napi_callback_info info) {
-  Args a(env, info, 5);
-  int64_t n = 0, tableN = 0, count = 0;
-  float* dst = a.f32(0, &n);
-  const float* table = a.f32(1, &tableN);
-  const int32_t* index = a.i32(2, &count);
-  const int64_t skip = a.int64(3);
-  const double alpha = a.num(4);
-  if (a.failed) return nullptr;
-  if (count == 0 || n == 0) return undefinedValue(env);
-  const int64_t cols = count == 0 ? 0 : n / count;
-  const bool fits = count > 0 && n == count * cols && cols > 0 && tableN % cols == 0 && rowsInRange(index, count, skip, tableN / cols);
-  if (!a.check(fits, "addGatheredRows: shapes or indices out of range")) return nullptr;
-  pool.parallel_for(count, rowGrain(cols), [=](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; r++) {
-      if (index[r] == skip) continue;
-      float* d = dst + r * cols;
-      const float* t = table + index[r] * cols;
-      for (int64_t j = 0; j < cols; j++) d[j] = static_cast<float>(d[j] + alpha * t[j]);
-    }
-  });
-  return undefinedValue(env);
-}
-
+// addGatheredRows(dst, table, index, skip, alpha): dst row r += alpha · table row index[r].
 // scatterAddRows(dst, src, index, skip, alpha): dst row index[r] += alpha · src row r, rows in order
-// (repeated indices accumulate in the reference's order); columns split over threads.
-napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
+// (repeated indices accumulate in the reference's order), so its threads split columns, not rows.
+// Both leave rows whose index is `skip` alone.
+template <bool Scatter>
+napi_value AddIndexedRows(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
-  int64_t n = 0, srcN = 0, count = 0;
+  int64_t n = 0, otherN = 0, count = 0;
   float* dst = a.f32(0, &n);
-  const float* src = a.f32(1, &srcN);
+  const float* other = a.f32(1, &otherN);
   const int32_t* index = a.i32(2, &count);
   const int64_t skip = a.int64(3);
   const double alpha = a.num(4);
   if (a.failed) return nullptr;
-  if (count == 0 || srcN == 0) return undefinedValue(env);
-  const int64_t cols = count == 0 ? 0 : srcN / count;
-  const bool fits = count > 0 && srcN == count * cols && cols > 0 && n % cols == 0 && rowsInRange(index, count, skip, n / cols);
-  if (!a.check(fits, "scatterAddRows: shapes or indices out of range")) return nullptr;
-  pool.parallel_for(cols, std::max<int64_t>(16, kGrain / count), [=](int64_t begin, int64_t end) {
-    for (int64_t r = 0; r < count; r++) {
-      if (index[r] == skip) continue;
-      float* d = dst + index[r] * cols;
-      const float* s = src + r * cols;
-      for (int64_t j = begin; j < end; j++) d[j] = static_cast<float>(d[j] + alpha * s[j]);
-    }
-  });
+  const int64_t denseN = Scatter ? otherN : n;  // one row per index
+  const int64_t indexedN = Scatter ? n : otherN;  // rows addressed by the indices
+  if (count == 0 || denseN == 0) return undefinedValue(env);
+  const int64_t cols = denseN / count;
+  const bool fits = cols > 0 && denseN == count * cols && indexedN % cols == 0 &&
+                    rowsInRange(index, count, skip, indexedN / cols);
+  if (!a.check(fits, Scatter ? "scatterAddRows: shapes or indices out of range"
+                             : "addGatheredRows: shapes or indices out of range"))
+    return nullptr;
+  if (Scatter) {
+    pool.parallel_for(cols, std::max<int64_t>(16, kGrain / count), [=](int64_t begin, int64_t end) {
+      for (int64_t r = 0; r < count; r++) {
+        if (index[r] == skip) continue;
+        float* d = dst + index[r] * cols;
+        const float* s = other + r * cols;
+        for (int64_t j = begin; j < end; j++) d[j] = static_cast<float>(d[j] + alpha * s[j]);
+      }
+    });
+  } else {
+    pool.parallel_for(count, rowGrain(cols), [=](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; r++) {
+        if (index[r] == skip) continue;
+        float* d = dst + r * cols;
+        const float* t = other + index[r] * cols;
+        for (int64_t j = 0; j < cols; j++) d[j] = static_cast<float>(d[j] + alpha * t[j]);
+      }
+    });
+  }
   return undefinedValue(env);
 }
 
@@ -979,8 +967,8 @@ NAPI_MODULE_INIT() {
       {"sumSquaresEach", SumSquaresEach},
       {"scaleRows", ScaleRows},
       {"gatherRows", GatherRows},
-      {"addGatheredRows", AddGatheredRows},
-      {"scatterAddRows", ScatterAddRows},
+      {"addGatheredRows", AddIndexedRows<false>},
+      {"scatterAddRows", AddIndexedRows<true>},
       {"attentionProbs", AttentionProbs},
       {"softmaxBackwardRows", SoftmaxBackwardRows},
       {"softmaxRows", SoftmaxRows},

@@ -164,8 +164,14 @@ napi_value OrtCreateSession(napi_env env, napi_callback_info info) {
   if (!ready(env)) return nullptr;
   void* bytes = nullptr;
   size_t length = 0;
-  napi_typedarray_type type;
-  napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, nullptr, nullptr);
+  napi_typedarray_type type = napi_int8_array;
+  bool isTyped = false;
+  napi_is_typedarray(env, argv[0], &isTyped);
+  if (isTyped) napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, nullptr, nullptr);
+  if (!isTyped || type != napi_uint8_array) {
+    napi_throw_type_error(env, nullptr, "onnxruntime session: expected the model as a Uint8Array");
+    return nullptr;
+  }
   int32_t threads = 1;
   napi_get_value_int32(env, argv[3], &threads);
 

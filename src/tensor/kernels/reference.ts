@@ -226,26 +226,16 @@ export const referenceKernels: ElementKernels = {
   },
 
   adamw(u, p, m, v, b1, b2, eps, c1, c2, wd, factor) {
-    // Two copies of the loop keep the per-element body free of a branch.
-    if (factor === null) {
-      for (let i = 0; i < u.length; i++) {
-        const g = u[i]!;
-        const mi = b1 * m[i]! + (1 - b1) * g;
-        const vi = b2 * v[i]! + (1 - b2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        u[i] = (mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * p[i]!;
-      }
-    } else {
-      for (let i = 0; i < u.length; i++) {
-        const g = u[i]!;
-        const mi = b1 * m[i]! + (1 - b1) * g;
-        const vi = b2 * v[i]! + (1 - b2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        const pi = p[i]!;
-        p[i] = pi + factor * ((mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * pi);
-      }
+    for (let i = 0; i < u.length; i++) {
+      const g = u[i]!;
+      const mi = b1 * m[i]! + (1 - b1) * g;
+      const vi = b2 * v[i]! + (1 - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      const pi = p[i]!;
+      const update = (mi * c1) / (Math.sqrt(vi) * c2 + eps) + wd * pi;
+      if (factor === null) u[i] = update;
+      else p[i] = pi + factor * update;
     }
   },
 
