@@ -554,23 +554,6 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-// addInto(dst, src): dst += src
-napi_value AddInto(napi_env env, napi_callback_info info) {
-  Args a(env, info, 2);
-  int64_t n = 0, sn = 0;
-  float* dst = a.f32(0, &n);
-  const float* src = a.f32(1, &sn);
-  if (a.failed) return nullptr;
-  if (sn != n) {
-    a.fail("addInto: lengths differ");
-    return nullptr;
-  }
-  pool.parallel_for(n, kGrain, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) dst[i] += src[i];
-  });
-  return undefinedValue(env);
-}
-
 // scaleInto(dst, src, s): dst = src · s (float64 product rounded once)
 napi_value ScaleInto(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
@@ -961,7 +944,6 @@ NAPI_MODULE_INIT() {
       {"rmsNormBackward", RmsNormBackward},
       {"ropeRotate", RopeRotate},
       {"binary", Binary},
-      {"addInto", AddInto},
       {"scaleInto", ScaleInto},
       {"sumRowsInto", SumRowsInto},
       {"sumSquaresEach", SumSquaresEach},

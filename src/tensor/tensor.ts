@@ -265,19 +265,28 @@ export function record(
   output.node = { id: nextNodeId++, output, inputs, backward, saved };
 }
 
+/** dst += src (gradient accumulation) */
+function addInto(dst: Float32Array, src: Float32Array): void {
+  // binary() would broadcast a shorter src; a gradient of the wrong size is a bug in an op.
+  if (dst.length !== src.length) {
+    throw new Error(`autograd: a gradient of ${src.length} elements for a tensor of ${dst.length}`);
+  }
+  nativeKernels().binary(0, dst, src, dst);
+}
+
 // Whether the node now running handed its incoming gradient buffer to an input (then it must not be
 // recycled, nor handed to a second input).
 let gradTaken = false;
 
 function addGrad(t: Tensor, g: Float32Array): void {
   if (t.grad === null) t.grad = Float32Array.from(g);
-  else nativeKernels().addInto(t.grad, g);
+  else addInto(t.grad, g);
 }
 
 /** Backward of ops whose input gradient equals the output gradient (same length). */
 export function passGrad(t: Tensor, grad: Float32Array): void {
   if (!t.requiresGrad) return;
-  if (t.grad !== null) nativeKernels().addInto(t.grad, grad);
+  if (t.grad !== null) addInto(t.grad, grad);
   else if (!gradTaken) {
     t.grad = grad;
     gradTaken = true;
@@ -293,7 +302,7 @@ export function giveGrad(t: Tensor, fresh: Float32Array): void {
   if (!t.requiresGrad) release(fresh);
   else if (t.grad === null) t.grad = fresh;
   else {
-    nativeKernels().addInto(t.grad, fresh);
+    addInto(t.grad, fresh);
     release(fresh);
   }
 }

@@ -56,8 +56,6 @@ export interface ElementKernels {
   ): void;
   /** out = a ∘ b; b is a.length long or one row repeated over a (bias, per-feature scale). */
   binary(kind: BinaryKind, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  /** dst += src */
-  addInto(dst: Float32Array, src: Float32Array): void;
   /** dst = src · s (dst may be src) */
   scaleInto(dst: Float32Array, src: Float32Array, s: number): void;
   /** dst[j] += Σ over rows of src[r · dst.length + j] */

@@ -104,10 +104,6 @@ export const referenceKernels: ElementKernels = {
     else rowBroadcastLoop(kind, a, b, out);
   },
 
-  addInto(dst, src) {
-    for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
-  },
-
   scaleInto(dst, src, s) {
     for (let i = 0; i < dst.length; i++) dst[i] = src[i]! * s;
   },
