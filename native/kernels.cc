@@ -29,7 +29,8 @@ namespace {
 // ---- thread pool ----
 //
 // parallel_for splits [0, n) into one contiguous range per thread; the calling thread takes the first.
-// Work below `grain` items per thread runs inline: waking a sleeping thread costs ~10–50 µs.
+// Work below `grain` items per thread runs inline: waking a sleeping thread costs ~10–50 µs. The pool is
+// one per process; calls from several JavaScript threads (worker_threads) take turns.
 class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
@@ -37,6 +38,7 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   void resize(int threads) {
+    std::lock_guard<std::mutex> turn(callers_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -50,6 +52,7 @@ class ThreadPool {
   }
 
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    std::lock_guard<std::mutex> turn(callers_);
     const int64_t useful = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
     const int threads = static_cast<int>(std::min<int64_t>(size(), useful));
     if (threads <= 1) {
@@ -97,6 +100,7 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
+  std::mutex callers_;  // one parallel_for or resize at a time
   std::mutex mu_;
   std::condition_variable wake_, done_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;

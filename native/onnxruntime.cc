@@ -15,6 +15,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,8 @@ napi_value OrtInit(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  static std::mutex initializing;  // JavaScript threads (worker_threads) share the process's library
+  std::lock_guard<std::mutex> lock(initializing);
   if (api != nullptr) return nullptr;
   const std::string path = stringArg(env, argv[0]);
   void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
