@@ -508,15 +508,25 @@ inline float applyBinary(int kind, float x, float y) {
 }
 
 template <int Kind>
-void binaryRange(const float* x, const float* y, float* out, int64_t begin, int64_t end, int64_t cols) {
-  if (cols == 0) {
-    for (int64_t i = begin; i < end; i++) out[i] = applyBinary(Kind, x[i], y[i]);
+void binarySpan(const float* x, const float* y, float* out, int64_t count) {
+  for (int64_t i = 0; i < count; i++) out[i] = applyBinary(Kind, x[i], y[i]);
+}
+
+// Full-size b: elements split over threads. One row of b: rows split, each row against b.
+template <int Kind>
+void binaryAll(const float* x, const float* y, float* out, int64_t n, int64_t bn) {
+  if (bn == n) {
+    pool.parallel_for(n, kGrain, [=](int64_t begin, int64_t end) {
+      binarySpan<Kind>(x + begin, y + begin, out + begin, end - begin);
+    });
   } else {
-    for (int64_t i = begin; i < end; i++) out[i] = applyBinary(Kind, x[i], y[i % cols]);
+    pool.parallel_for(n / bn, rowGrain(bn), [=](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; r++) binarySpan<Kind>(x + r * bn, y, out + r * bn, bn);
+    });
   }
 }
 
-// binary(kind, a, b, out): a and out full size; b full size or one row of `cols` repeated (b.length < a.length)
+// binary(kind, a, b, out): a and out full size; b full size or one row repeated (b.length divides a.length)
 napi_value Binary(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
   const int64_t kind = a.int64(0);
@@ -531,29 +541,11 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     a.fail("binary: bad kind or shapes");
     return nullptr;
   }
-  const int64_t cols = bn == n ? 0 : bn;
-  if (cols == 0) {
-    pool.parallel_for(n, kGrain, [=](int64_t begin, int64_t end) {
-      switch (kind) {
-        case kAdd: binaryRange<kAdd>(x, y, out, begin, end, 0); break;
-        case kSub: binaryRange<kSub>(x, y, out, begin, end, 0); break;
-        case kMul: binaryRange<kMul>(x, y, out, begin, end, 0); break;
-        default: binaryRange<kDiv>(x, y, out, begin, end, 0); break;
-      }
-    });
-  } else {
-    pool.parallel_for(n / cols, rowGrain(cols), [=](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; r++) {
-        const float* xr = x + r * cols;
-        float* outr = out + r * cols;
-        switch (kind) {
-          case kAdd: for (int64_t j = 0; j < cols; j++) outr[j] = xr[j] + y[j]; break;
-          case kSub: for (int64_t j = 0; j < cols; j++) outr[j] = xr[j] - y[j]; break;
-          case kMul: for (int64_t j = 0; j < cols; j++) outr[j] = xr[j] * y[j]; break;
-          default: for (int64_t j = 0; j < cols; j++) outr[j] = xr[j] / y[j]; break;
-        }
-      }
-    });
+  switch (kind) {
+    case kAdd: binaryAll<kAdd>(x, y, out, n, bn); break;
+    case kSub: binaryAll<kSub>(x, y, out, n, bn); break;
+    case kMul: binaryAll<kMul>(x, y, out, n, bn); break;
+    default: binaryAll<kDiv>(x, y, out, n, bn); break;
   }
   return undefinedValue(env);
 }

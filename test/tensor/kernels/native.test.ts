@@ -7,7 +7,7 @@ import type { ElementKernels } from '../../../src/tensor/kernels/native.ts';
 import { referenceKernels } from '../../../src/tensor/kernels/reference.ts';
 import { getNumThreads, setNumThreads } from '../../../src/tensor/kernels/onnx.ts';
 import { Rng } from '../../../src/tensor/random.ts';
-import { gemm } from '../../../src/tensor/kernels/gemm.ts';
+import { kernelWorkload, type WorkerResult } from './native-worker.ts';
 import { Worker } from 'node:worker_threads';
 
 const rng = new Rng(7);
@@ -334,31 +334,21 @@ test('worker threads share the addon: concurrent kernels and GEMMs give the main
   const up = random(N, 2);
   const expected = new Float32Array(N);
   referenceKernels.swigluForward(gate, up, expected);
-  const product = new Float32Array(256 * 256);
-  gemm(
-    gate.subarray(0, 256 * 256),
-    [256, 256],
-    up.subarray(0, 256 * 256),
-    [256, 256],
-    { transB: true },
-    product,
-  );
+  const { product } = kernelWorkload(gate, up, 1);
   // Workers do not inherit the tsx loader of `node --import tsx`; the bootstrap registers it.
   const tsx = import.meta.resolve('tsx/esm/api');
   const file = new URL('./native-worker.ts', import.meta.url).href;
   const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(file)});`;
-  const results = await Promise.all(
-    [0, 1].map(
-      () =>
-        new Promise<{ out: Float32Array; product: Float32Array }>((resolve, reject) => {
-          const worker = new Worker(bootstrap, { eval: true, workerData: { gate, up, rounds: 20 } });
-          worker.once('message', resolve);
-          worker.once('error', reject);
-        }),
-    ),
+  const workers = [0, 1].map(
+    () =>
+      new Promise<WorkerResult>((resolve, reject) => {
+        const worker = new Worker(bootstrap, { eval: true, workerData: { gate, up, rounds: 20 } });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      }),
   );
-  for (let round = 0; round < 20; round++) nativeKernels().swigluForward(gate, up, new Float32Array(N));
-  for (const { out, product: theirs } of results) {
+  kernelWorkload(gate, up, 20); // the main thread's share, while the workers run
+  for (const { out, product: theirs } of await Promise.all(workers)) {
     assertSameBits(out, expected, 'swigluForward in a worker');
     assertSameBits(theirs, product, 'gemm in a worker');
   }
