@@ -18,6 +18,12 @@ function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
 
+/** A bar of `width` cells, the first `fraction` of them filled. */
+export function barCells(fraction: number, width = 24): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return '█'.repeat(filled) + '░'.repeat(width - filled);
+}
+
 export class ProgressBar {
   private readonly started = Date.now();
   private lastDraw = 0;
@@ -57,9 +63,7 @@ export class ProgressBar {
     const { label, total, unit } = this.options;
     const elapsed = (now - this.started) / 1000;
     const fraction = total > 0 ? Math.min(1, this.done / total) : 1;
-    const width = 24;
-    const filled = Math.round(fraction * width);
-    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+    const bar = barCells(fraction);
     const eta = fraction > 0 ? (elapsed / fraction) * (1 - fraction) : Number.NaN;
     const parts = [`${label} ${bar} ${this.done}/${total}`];
     for (const [key, value] of Object.entries(this.fields)) parts.push(`${key} ${value}`);

@@ -1,7 +1,8 @@
 // `rlcp sweep`: many metabolize runs from one file — a grid (every combination of the listed values of
 // dotted config keys), a list of settings, or both (each listed setting × the grid), times seeds. Runs go
 // to OUT/<name>/; finished ones are skipped and interrupted ones resumed, so a sweep can be re-run after a
-// kill. OUT/sweep.json collects each run's last evaluation and marks the Pareto front.
+// kill. OUT/sweep.json collects each run's last evaluation and marks the Pareto front. The runs are trained
+// here one after another, or by workers on a Redis queue (queue.ts); both share what is below.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
@@ -93,6 +94,8 @@ export interface SweepResult {
   settings: Record<string, unknown>;
   final: Record<string, number> | null;
   pareto?: boolean;
+  /** Why the run failed (queued sweeps: after its last retry); its `final` is then null. */
+  error?: string;
 }
 
 /** Objectives of the Pareto front: all to be maximised. */
@@ -120,6 +123,92 @@ export function markPareto(results: SweepResult[]): void {
   });
 }
 
+export interface SweepPlan {
+  sweepPath: string;
+  model: string;
+  data: DataSpec;
+  /** The sweep folder: runs go to OUT/<name>/, the summary to OUT/sweep.json. */
+  out: string;
+  runs: SweepRun[];
+}
+
+/** Reads and expands a sweep file; every run's config is validated here, before any run starts. */
+export function planSweep(options: {
+  sweepPath: string;
+  model: string;
+  data: DataSpec;
+  out: string;
+}): SweepPlan {
+  const runs = expandSweep(readJson<SweepFile>(options.sweepPath), options.sweepPath);
+  return { ...options, runs };
+}
+
+export type SweepRunState = 'finished' | 'interrupted' | 'new';
+
+export function sweepRunState(dir: string): SweepRunState {
+  return runFinished(dir) ? 'finished' : readRunConfig(dir) ? 'interrupted' : 'new';
+}
+
+/**
+ * Trains one run of a sweep into `dir`: nothing when it is finished, a resume from its last checkpoint
+ * when it was interrupted, else a new run. The in-process sweep and the queue's workers both run this.
+ */
+export async function trainSweepRun(options: {
+  dir: string;
+  model: string;
+  data: DataSpec;
+  config: UnlearnConfig;
+  progress?: boolean;
+}): Promise<SweepRunState> {
+  const { dir } = options;
+  const state = sweepRunState(dir);
+  if (state === 'finished') return state;
+  if (state === 'interrupted') {
+    const existing = readRunConfig(dir)!;
+    if (
+      JSON.stringify(existing.config.method) !== JSON.stringify(options.config.method) ||
+      existing.config.seed !== options.config.seed
+    ) {
+      throw new Error(`${dir} holds a different run; remove it or choose another --out`);
+    }
+    await runMetabolize({ runDir: dir, resume: true, progress: options.progress });
+  } else {
+    await runMetabolize({
+      runDir: dir,
+      model: options.model,
+      data: options.data,
+      config: options.config,
+      progress: options.progress,
+    });
+  }
+  return state;
+}
+
+/** A run's entry of sweep.json: its last evaluation when it finished, its error when it failed. */
+export function sweepResult(
+  out: string,
+  run: Pick<SweepRun, 'name' | 'settings'>,
+  error?: string,
+): SweepResult {
+  const dir = join(out, run.name);
+  const summaryPath = join(dir, 'summary.json');
+  const final = existsSync(summaryPath)
+    ? (readJson<{ final: Record<string, number> | null }>(summaryPath).final ?? null)
+    : null;
+  return { name: run.name, dir, settings: run.settings, final, ...(error !== undefined ? { error } : {}) };
+}
+
+/** Marks the Pareto front and writes OUT/sweep.json. */
+export function writeSweepSummary(plan: Omit<SweepPlan, 'runs'>, results: SweepResult[]): void {
+  markPareto(results);
+  writeJsonAtomic(join(plan.out, 'sweep.json'), {
+    sweep: plan.sweepPath,
+    model: plan.model,
+    data: plan.data,
+    runs: results,
+  });
+}
+
 export async function runSweep(options: {
   sweepPath: string;
   model: string;
@@ -128,47 +217,23 @@ export async function runSweep(options: {
   progress?: boolean;
   log?: (line: string) => void;
 }): Promise<SweepResult[]> {
-  const sweep = readJson<SweepFile>(options.sweepPath);
-  const runs = expandSweep(sweep, options.sweepPath);
+  const plan = planSweep(options);
   const log = options.log ?? ((line: string) => console.error(line));
   const results: SweepResult[] = [];
-  for (const [i, run] of runs.entries()) {
-    const dir = join(options.out, run.name);
-    if (!runFinished(dir)) {
-      const existing = readRunConfig(dir);
-      log(`sweep ${i + 1}/${runs.length}: ${run.name}${existing ? ' (resuming)' : ''}`);
-      if (existing) {
-        if (
-          JSON.stringify(existing.config.method) !== JSON.stringify(run.config.method) ||
-          existing.config.seed !== run.config.seed
-        ) {
-          throw new Error(`${dir} holds a different run; remove it or choose another --out`);
-        }
-        await runMetabolize({ runDir: dir, resume: true, progress: options.progress });
-      } else {
-        await runMetabolize({
-          runDir: dir,
-          model: options.model,
-          data: options.data,
-          config: run.config,
-          progress: options.progress,
-        });
-      }
-    } else {
-      log(`sweep ${i + 1}/${runs.length}: ${run.name} (finished, skipped)`);
-    }
-    const summaryPath = join(dir, 'summary.json');
-    const final = existsSync(summaryPath)
-      ? (readJson<{ final: Record<string, number> | null }>(summaryPath).final ?? null)
-      : null;
-    results.push({ name: run.name, dir, settings: run.settings, final });
+  for (const [i, run] of plan.runs.entries()) {
+    const dir = join(plan.out, run.name);
+    const state = sweepRunState(dir);
+    const note = { finished: ' (finished, skipped)', interrupted: ' (resuming)', new: '' }[state];
+    log(`sweep ${i + 1}/${plan.runs.length}: ${run.name}${note}`);
+    await trainSweepRun({
+      dir,
+      model: plan.model,
+      data: plan.data,
+      config: run.config,
+      progress: options.progress,
+    });
+    results.push(sweepResult(plan.out, run));
   }
-  markPareto(results);
-  writeJsonAtomic(join(options.out, 'sweep.json'), {
-    sweep: options.sweepPath,
-    model: options.model,
-    data: options.data,
-    runs: results,
-  });
+  writeSweepSummary(plan, results);
   return results;
 }

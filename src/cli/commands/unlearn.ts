@@ -1,6 +1,6 @@
 // Subcommands of the unlearn area (see src/cli/commands.ts): `rlcp metabolize`, `rlcp sweep`, `rlcp compare`.
 import { registerCommand } from '../main.ts';
-import { optFlag, optList, optString, requireString, type ParsedArgs } from '../args.ts';
+import { optFlag, optList, optNumber, optString, requireString, type ParsedArgs } from '../args.ts';
 import { readConfigFile, resolveConfig, setDotted, type UnlearnConfig } from '../../unlearn/config.ts';
 import { runMetabolize, type DataSpec } from '../../unlearn/run.ts';
 
@@ -98,20 +98,45 @@ registerCommand('sweep', async () => ({
   summary:
     'run metabolize over a grid or list of settings (λ, β, layers, objective, …) and mark the Pareto front',
   usage:
-    'rlcp sweep --config SWEEP.json --model DIR (--world DIR | --forget FILE --retain FILE --logic FILE [--rag FILE]) --out DIR [--json]\n' +
+    'rlcp sweep --config SWEEP.json --model DIR (--world DIR | --forget FILE --retain FILE --logic FILE [--rag FILE]) --out DIR\n' +
+    '           [--queue redis://HOST:PORT/DB [--attempts 3]] [--json]\n' +
+    '       rlcp sweep --status --queue redis://HOST:PORT/DB [--out DIR] [--json]\n' +
     '  SWEEP.json: {"baseConfig": "rlcp-default.json", "base": {...}, "grid": {"fact.lambda": [0.25, 0.5, 1]},\n' +
     '               "runs": [{"name": "ce", "fact.objective": "ce"}, ...], "seeds": [0, 1, 2]}\n' +
     '  Runs go to DIR/<name>/ (finished ones skipped, interrupted ones resumed); DIR/sweep.json lists each\n' +
-    "  run's last evaluation with a Pareto flag. Example: configs/sweep-example.json.",
-  flags: ['json'],
+    "  run's last evaluation with a Pareto flag. Example: configs/sweep-example.json.\n" +
+    '  --queue: put the runs on a Redis queue for `rlcp worker`s (DIR on a folder every worker reaches);\n' +
+    '  the worker ending the last run writes DIR/sweep.json. --status: the queued sweeps (or the one in DIR).',
+  flags: ['json', 'status'],
   async run(args) {
-    const { runSweep } = await import('../../unlearn/sweep.ts');
-    const results = await runSweep({
+    const queueUrl = optString(args, 'queue');
+    if (optFlag(args, 'status')) {
+      if (queueUrl === undefined) throw new Error('--status needs --queue redis://HOST:PORT/DB');
+      const { queueStatus, formatQueueStatus } = await import('../../unlearn/queue.ts');
+      const statuses = await queueStatus({ url: queueUrl, sweepDir: optString(args, 'out') });
+      for (const line of formatQueueStatus(statuses)) console.log(line);
+      if (optFlag(args, 'json')) console.log(JSON.stringify(statuses));
+      return;
+    }
+    const { planSweep, runSweep } = await import('../../unlearn/sweep.ts');
+    const options = {
       sweepPath: requireString(args, 'config'),
       model: requireString(args, 'model'),
       data: dataSpecFromArgs(args),
       out: requireString(args, 'out'),
-    });
+    };
+    if (queueUrl !== undefined) {
+      const { enqueueSweep } = await import('../../unlearn/queue.ts');
+      const plan = planSweep(options);
+      const outcome = await enqueueSweep({ plan, url: queueUrl, attempts: optNumber(args, 'attempts', 3) });
+      console.log(
+        `${plan.runs.length} runs: ${outcome.added} queued, ${outcome.alreadyQueued} already on the queue, ` +
+          `${outcome.retried} failed ones queued again; \`rlcp worker --queue URL\` trains them`,
+      );
+      if (optFlag(args, 'json')) console.log(JSON.stringify(outcome));
+      return;
+    }
+    const results = await runSweep(options);
     const f = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(3));
     for (const r of results) {
       const e = r.final ?? {};
