@@ -13,6 +13,7 @@ import {
   createIORedisClient,
   Queue,
   RedisConnection,
+  WaitingError,
   Worker,
   type ConnectionOptions,
   type Job,
@@ -268,7 +269,7 @@ export async function runWorker(options: {
     void running.thread.terminate();
   };
 
-  const processJob = async (job: Job<SweepJobData>): Promise<void> => {
+  const processJob = async (job: Job<SweepJobData>, token?: string): Promise<void> => {
     const { sweepDir, run } = job.data;
     const dir = join(sweepDir, run);
     const tag = `worker: ${run}`;
@@ -283,7 +284,7 @@ export async function runWorker(options: {
       `${tag}: ${resuming ? 'resuming' : 'starting'} (attempt ${job.attemptsMade + 1}, queued ${waited.toFixed(2)} s)`,
     );
     const started = Date.now();
-    await new Promise<void>((resolveRun, rejectRun) => {
+    const stopped = await new Promise<string | undefined>((resolveRun, rejectRun) => {
       // Threads do not inherit the tsx loader the rlcp command registered; the bootstrap registers it.
       const tsx = import.meta.resolve('tsx/esm/api');
       const entry = new URL('./queue-thread.ts', import.meta.url).href;
@@ -297,12 +298,19 @@ export async function runWorker(options: {
       running.thread.once('error', (error) => (failure = error));
       running.thread.once('exit', (code) => {
         threads.delete(job.id!);
-        if (running.stopped) rejectRun(new Error(`stopped training ${run}: ${running.stopped}`));
+        if (running.stopped) resolveRun(running.stopped);
         else if (failure) rejectRun(failure);
         else if (code !== 0) rejectRun(new Error(`training ${run} exited with code ${code}`));
-        else resolveRun();
+        else resolveRun(undefined);
       });
     });
+    if (stopped !== undefined) {
+      // Not a failure of the run: it goes back to the queue (or already went, if another worker has it)
+      // and is resumed from its last checkpoint; no attempt is used up.
+      log(`${tag}: stopped (${stopped}); back to the queue`);
+      await job.moveToWait(token).catch(() => undefined);
+      throw new WaitingError();
+    }
     log(`${tag}: finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
 
@@ -362,10 +370,13 @@ export async function runWorker(options: {
   );
 
   await new Promise<void>((done) => {
-    // A signal ends the process at once, as a kill would: the runs go back to the queue when their locks expire.
+    // A signal stops the runs and puts them back on the queue; if Redis cannot be told in time, their
+    // locks expire and they go back anyway, as after a kill.
     const onSignal = (signal: NodeJS.Signals) => {
-      log(`worker: ${signal}; ${threads.size} run(s) go back to the queue within ${lockSeconds} s`);
-      process.exit(130);
+      log(`worker: ${signal}; stopping ${threads.size} run(s)`);
+      for (const id of threads.keys()) stop(id, `the worker got ${signal}`);
+      const grace = new Promise((resolveGrace) => setTimeout(resolveGrace, CONNECT_TIMEOUT_MS).unref());
+      void Promise.race([worker.close(), grace]).finally(() => process.exit(130));
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
