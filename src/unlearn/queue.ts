@@ -274,11 +274,11 @@ export async function runWorker(options: {
     const dir = join(sweepDir, run);
     const tag = `worker: ${run}`;
     // A job can come back after its run finished (its worker died before reporting): never train twice.
+    const waited = ((job.processedOn ?? Date.now()) - job.timestamp) / 1000;
     if (runFinished(dir)) {
-      log(`${tag}: already finished, not trained again`);
+      log(`${tag}: already finished, not trained again (queued ${waited.toFixed(2)} s)`);
       return;
     }
-    const waited = ((job.processedOn ?? Date.now()) - job.timestamp) / 1000;
     const resuming = sweepRunState(dir) === 'interrupted';
     log(
       `${tag}: ${resuming ? 'resuming' : 'starting'} (attempt ${job.attemptsMade + 1}, queued ${waited.toFixed(2)} s)`,
@@ -318,7 +318,7 @@ export async function runWorker(options: {
     connection: redisConnection(options.url),
     concurrency,
     lockDuration,
-    // Renewing four times per lock period leaves room for a slow round trip before the lock runs out.
+    // Renewed several times per lock period, so a slow round trip or two cannot let the lock run out.
     lockRenewTime: lockDuration / 4,
     stalledInterval: lockDuration,
     maxStalledCount: MAX_STALLS,
@@ -354,11 +354,17 @@ export async function runWorker(options: {
     if (lastError !== '') log('worker: connected to Redis again');
     lastError = '';
   });
+  // Summaries being written, which the worker finishes before it closes.
+  const summaries = new Set<Promise<void>>();
   const afterJob = (job: Job<SweepJobData> | undefined) => {
     if (!job) return;
-    writeSummaryIfEnded(queue, job.data.sweepDir)
-      .then((wrote) => wrote && log(`worker: every run of ${job.data.sweepDir} ended; wrote its sweep.json`))
-      .catch((error: Error) => log(`worker: writing ${job.data.sweepDir}/sweep.json: ${error.message}`));
+    const writing = writeSummaryIfEnded(queue, job.data.sweepDir)
+      .then((wrote) => {
+        if (wrote) log(`worker: every run of ${job.data.sweepDir} ended; wrote its sweep.json`);
+      })
+      .catch((error: Error) => log(`worker: writing ${job.data.sweepDir}/sweep.json: ${error.message}`))
+      .finally(() => summaries.delete(writing));
+    summaries.add(writing);
   };
   worker.on('completed', afterJob);
   worker.on('failed', (job, error) => {
@@ -382,7 +388,7 @@ export async function runWorker(options: {
     process.once('SIGTERM', onSignal);
     if (options.drain) {
       const poll = setInterval(async () => {
-        if (threads.size > 0) return;
+        if (threads.size > 0 || summaries.size > 0) return;
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         if (Object.values(counts).every((n) => n === 0)) {
           clearInterval(poll);
@@ -393,6 +399,7 @@ export async function runWorker(options: {
   });
   clearInterval(fence);
   await worker.close();
+  await Promise.all(summaries);
   await queue.close();
 }
 

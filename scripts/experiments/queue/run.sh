@@ -1,0 +1,53 @@
+#!/bin/bash
+# Issue 21's measurements: a 6-run world sweep (sweep.json: 3 λ × 2 seeds, 100 steps) in one process on
+# 2 threads vs queued on 2 local workers of 1 thread each; the queue's overhead per job (the in-process
+# sweep's folder submitted to the queue: every job finds its run finished, so its whole cost is the
+# queue's, to an idle worker); a run's checkpoint size. Run from the repository root, on an otherwise idle
+# machine: scripts/experiments/queue/run.sh OUT. Needs redis-server (started here on a free port).
+set -euo pipefail
+out=${1:?usage: run.sh OUT}
+here=scripts/experiments/queue
+rm -rf "$out" && mkdir -p "$out/redis"
+port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+redis-server --port "$port" --bind 127.0.0.1 --dir "$out/redis" --save '' --appendonly no >"$out/redis.log" &
+redis_pid=$!
+trap 'kill $redis_pid' EXIT
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+url=redis://127.0.0.1:$port/0
+world=(--model models/world-base --world models/world-base/world)
+now() { date +%s.%N; }
+
+t0=$(now)
+RLCP_NUM_THREADS=2 CI=1 node bin/rlcp.js sweep --config $here/sweep.json "${world[@]}" --out "$out/in-process" 2>"$out/in-process.log" >/dev/null
+t1=$(now)
+echo "in-process sweep, 2 threads: $(echo "$t1 - $t0" | bc) s"
+
+t0=$(now)
+node bin/rlcp.js sweep --config $here/sweep.json "${world[@]}" --out "$out/queued" --queue "$url" >/dev/null
+workers=()
+for w in 1 2; do
+  RLCP_NUM_THREADS=1 CI=1 node bin/rlcp.js worker --queue "$url" --drain 2>"$out/worker$w.log" &
+  workers+=($!)
+done
+wait "${workers[@]}"
+t1=$(now)
+echo "queued sweep, 2 workers x 1 thread: $(echo "$t1 - $t0" | bc) s (submit to last worker exit)"
+grep -h 'queued\|finished in' "$out"/worker?.log
+
+# Queue overhead: one idle worker, then 6 jobs whose runs are finished (the in-process sweep's folder).
+RLCP_NUM_THREADS=1 CI=1 node bin/rlcp.js worker --queue "$url" 2>"$out/overhead-worker.log" &
+worker=$!
+until grep -q 'taking runs' "$out/overhead-worker.log"; do sleep 0.1; done
+sleep 1
+t0=$(now)
+node bin/rlcp.js sweep --config $here/sweep.json "${world[@]}" --out "$out/in-process" --queue "$url" >/dev/null
+until [ -f "$out/in-process/queue.json" ] && grep -q 'wrote its sweep.json' "$out/overhead-worker.log"; do sleep 0.02; done
+t1=$(now)
+kill $worker
+echo "6 jobs of finished runs, submit to sweep.json: $(echo "$t1 - $t0" | bc) s"
+grep -h 'queued\|already finished' "$out/overhead-worker.log"
+
+run=$(ls -d "$out"/queued/*/ | head -1)
+echo "checkpoint of $run: $(du -sb "$run"checkpoints/step-* | tail -1)"
+echo "model: $(du -sb "$run"model)"
+grep -h seconds_per_step "$out"/queued/*/summary.json
