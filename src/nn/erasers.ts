@@ -41,7 +41,10 @@ export function writeErasers(
   const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const e of erasers) {
     tensors.set(`eraser.${e.hiddenState}.mean`, { data: e.mean, shape: [hiddenSize] });
-    tensors.set(`eraser.${e.hiddenState}.projection`, { data: e.projection, shape: [hiddenSize, hiddenSize] });
+    tensors.set(`eraser.${e.hiddenState}.projection`, {
+      data: e.projection,
+      shape: [hiddenSize, hiddenSize],
+    });
   }
   writeSafetensors(join(dir, ERASER_WEIGHTS), tensors);
   writeJsonAtomic(join(dir, ERASER_DESCRIPTION), {
@@ -62,7 +65,9 @@ export function readErasers(dir: string, hiddenSize: number, numLayers: number):
   if (existsSync(descriptionPath)) {
     const d = readJson<{ format?: unknown; hidden_size?: unknown }>(descriptionPath);
     if (d.format !== 'rlcp-residual-erasers')
-      throw new Error(`${descriptionPath}: "format" must be "rlcp-residual-erasers", got ${JSON.stringify(d.format)}`);
+      throw new Error(
+        `${descriptionPath}: "format" must be "rlcp-residual-erasers", got ${JSON.stringify(d.format)}`,
+      );
     if (d.hidden_size !== hiddenSize)
       throw new Error(
         `${descriptionPath}: "hidden_size" is ${JSON.stringify(d.hidden_size)} but the model's hidden size is ${hiddenSize}`,
@@ -74,7 +79,9 @@ export function readErasers(dir: string, hiddenSize: number, numLayers: number):
     if (!m) throw new Error(`${path}: tensor "${name}" is not "eraser.<hidden state>.mean" or ".projection"`);
     const state = Number(m[1]);
     if (state > numLayers)
-      throw new Error(`${path}: tensor "${name}": hidden state ${state} does not exist (the model has 0..${numLayers})`);
+      throw new Error(
+        `${path}: tensor "${name}": hidden state ${state} does not exist (the model has 0..${numLayers})`,
+      );
     const expected = m[2] === 'mean' ? [hiddenSize] : [hiddenSize, hiddenSize];
     if (t.shape.length !== expected.length || t.shape.some((s, i) => s !== expected[i]))
       throw new Error(
@@ -88,7 +95,9 @@ export function readErasers(dir: string, hiddenSize: number, numLayers: number):
   return [...byState.values()]
     .map((e) => {
       if (!e.mean || !e.projection)
-        throw new Error(`${path}: hidden state ${e.hiddenState} needs both "eraser.${e.hiddenState}.mean" and ".projection"`);
+        throw new Error(
+          `${path}: hidden state ${e.hiddenState} needs both "eraser.${e.hiddenState}.mean" and ".projection"`,
+        );
       return e as ResidualEraser;
     })
     .sort((a, b) => a.hiddenState - b.hiddenState);

@@ -260,8 +260,14 @@ export class Qwen2ForCausalLM {
     const D = this.config.hiddenSize;
     const maps = new Map<number, { weight: Tensor; bias: Tensor }>();
     for (const e of erasers) {
-      if (!(Number.isInteger(e.hiddenState) && e.hiddenState >= 0 && e.hiddenState <= this.config.numHiddenLayers))
-        throw new Error(`eraser: hidden state ${e.hiddenState} does not exist (the model has 0..${this.config.numHiddenLayers})`);
+      if (!(
+        Number.isInteger(e.hiddenState) &&
+        e.hiddenState >= 0 &&
+        e.hiddenState <= this.config.numHiddenLayers
+      ))
+        throw new Error(
+          `eraser: hidden state ${e.hiddenState} does not exist (the model has 0..${this.config.numHiddenLayers})`,
+        );
       if (maps.has(e.hiddenState)) throw new Error(`eraser: hidden state ${e.hiddenState} given twice`);
       if (e.mean.length !== D || e.projection.length !== D * D)
         throw new Error(`eraser at hidden state ${e.hiddenState}: sized for another hidden size than ${D}`);

@@ -4,7 +4,17 @@
 import { readJson } from '../io/jsonl.ts';
 import { UNLEARN_METHODS } from './methods/index.ts';
 
-export const METHODS = ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'rag'] as const;
+export const METHODS = [
+  'rlcp',
+  'unlikelihood',
+  'ga',
+  'graddiff',
+  'npo',
+  'simnpo',
+  'rmu',
+  'leace',
+  'rag',
+] as const;
 export type Method = (typeof METHODS)[number];
 
 export const OBJECTIVES = ['ce', 'uniform', 'entropy'] as const;
@@ -214,7 +224,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     forgetWeight: 1,
     npoBeta: 0.1,
   },
-  rmu: { layer: 1, steeringCoeff: 20, alpha: 100 },
+  rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
   anchors: {
     beta: 3,

@@ -4,8 +4,12 @@
 // takes milliseconds, for Qwen2.5-0.5B's 896 some seconds.
 
 /** Eigenvalues (ascending) and eigenvectors (columns of `vectors`, row-major) of a symmetric matrix. */
-export function symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  if (matrix.length !== n * n) throw new Error(`symmetricEigen: ${matrix.length} entries do not form ${n}×${n}`);
+export function symmetricEigen(
+  matrix: Float64Array,
+  n: number,
+): { values: Float64Array; vectors: Float64Array } {
+  if (matrix.length !== n * n)
+    throw new Error(`symmetricEigen: ${matrix.length} entries do not form ${n}×${n}`);
   const a = Float64Array.from(matrix);
   const v = new Float64Array(n * n);
   for (let i = 0; i < n; i++) v[i * n + i] = 1;

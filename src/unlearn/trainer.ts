@@ -139,7 +139,9 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   const trainable = plugin.trainable ? plugin.trainable(config, L) : trainablePredicate(config, L);
   const useAdversary = method === 'rlcp' && config.fact.lambda > 0;
   if (plugin.fit && config.steps > 0)
-    throw new Error(`method "${method}" is closed-form and trains nothing: steps must be 0, got ${config.steps}`);
+    throw new Error(
+      `method "${method}" is closed-form and trains nothing: steps must be 0, got ${config.steps}`,
+    );
   const useUnlikelihood = config.fact.unlikelihood > 0 && method !== 'rag';
   const useGeneric = config.fact.generic > 0 && method !== 'rag';
   const training = method !== 'rag' && config.steps > 0;
@@ -358,9 +360,14 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     forget: encodedForget,
     probe: encodedProbe,
     draw: (stream: 'logic' | 'retain', count: number) =>
-      count > 0 ? needs(stream, `method "${method}"`).next(count).map((i) => encoded[stream][i]!) : [],
+      count > 0
+        ? needs(stream, `method "${method}"`)
+            .next(count)
+            .map((i) => encoded[stream][i]!)
+        : [],
   };
-  const forgetTerm: ForgetTerm | null = training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
+  const forgetTerm: ForgetTerm | null =
+    training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
   if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
 
   // ---- evaluation ----

@@ -51,7 +51,10 @@ export function fitLeace(
   const unwhiten = spectralFunction(eigen, dim, (l) => Math.sqrt(l), tol);
   // An orthonormal basis U of col(A), A = W Σ_xz [D, K], from AᵀA = V S² Vᵀ: U = A V S⁻¹ (s > tolerance).
   const a = matmul64(whiten, sigmaXZ, dim, dim, numClasses);
-  const gram = symmetricEigen(matmul64(transpose64(a, dim, numClasses), a, numClasses, dim, numClasses), numClasses);
+  const gram = symmetricEigen(
+    matmul64(transpose64(a, dim, numClasses), a, numClasses, dim, numClasses),
+    numClasses,
+  );
   const gramTol = Math.max(...gram.values) * numClasses * RELATIVE_TOLERANCE;
   const basis: Float64Array[] = [];
   for (let k = 0; k < numClasses; k++) {
@@ -103,7 +106,12 @@ export const leace: UnlearnMethod = {
     const L = model.config.numHiddenLayers;
     const D = model.config.hiddenSize;
     const layers = [...(config.fact.layers as number[])].sort((x, y) => x - y);
-    const rows = fitRows(forget, probe, config.fact.probeData === 'retain+forget', (r) => data.classes.get(r)!.length);
+    const rows = fitRows(
+      forget,
+      probe,
+      config.fact.probeData === 'retain+forget',
+      (r) => data.classes.get(r)!.length,
+    );
     if (rows.facts.length < 2) throw new Error('leace: no forget-relation prompts to fit the eraser on');
     const erasers: ResidualEraser[] = [];
     for (const layer of layers) {

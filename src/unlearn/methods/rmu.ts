@@ -52,7 +52,9 @@ function hiddenAt(model: Qwen2ForCausalLM, batch: RowBatch, index: number): Tens
 }
 
 export const rmu: UnlearnMethod = {
+  // lr 3e-3, c = 150 (about 10× the world model's per-token hidden norm), α = 100: docs/rlcp.md's sweep.
   overlay: {
+    optimizer: { lr: 3e-3 },
     fact: { lambda: 0, generic: 0 },
     anchors: { beta: 0, logic: { weight: 0 }, retain: { weight: 0 }, rag: { weight: 0 } },
   },

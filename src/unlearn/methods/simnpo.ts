@@ -20,7 +20,13 @@ export function simnpoLoss(
   for (const s of owner) lengths[s]! += 1;
   if (lengths.some((n) => n === 0)) throw new Error('simnpoLoss: a sequence has no answer rows');
   const logp = sequenceSums(targetLogProbs(logits, targets), owner, count);
-  const perToken = mul(logp, Tensor.from(lengths.map((n) => 1 / n), [count]));
+  const perToken = mul(
+    logp,
+    Tensor.from(
+      lengths.map((n) => 1 / n),
+      [count],
+    ),
+  );
   // softplus(x) = log(1 + e^x); x = β·ℓ + γ falls as the answer is unlearned.
   return scale(mean(log(addScalar(exp(addScalar(scale(perToken, beta), gamma)), 1))), 2 / beta);
 }
