@@ -373,10 +373,15 @@ export async function runDemo(
       `RLCP ran ${rlcpConfigResolved.steps} steps (the default config has ${DEFAULT_CONFIG.steps}).`,
     );
   }
-  const baselineSteps = trained.map((b) => plan.methods[b]!.steps);
-  if (trained.length > 0) {
+  const baselineSteps = trained.filter((b) => b !== 'leace').map((b) => plan.methods[b]!.steps);
+  if (baselineSteps.length > 0) {
     notes.push(
       `Baselines ran a fast configuration: ${baselineSteps[0]} steps each (RLCP: ${rlcpConfigResolved.steps}), the reference computed per step, one evaluation at the end; everything else is the method's definition in src/unlearn/config.ts.`,
+    );
+  }
+  if (options.baselines.includes('leace')) {
+    notes.push(
+      `LEACE trains nothing: its erasers are fitted in closed form at RLCP's hidden states ${resolveProbeLayers(plan.methods.leace!.fact.layers, L).join(', ')} and applied at every position (stored beside the weights in leace/model/leace.safetensors).`,
     );
   }
   if (options.baselines.includes('rag')) {

@@ -7,7 +7,13 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { ProbeKind } from '../eval/probes.ts';
 import type { RelearnOptions } from '../eval/suites/relearn.ts';
 import type { SuiteName } from '../eval/suites/runner.ts';
-import { readConfigFile, resolveConfig, type Method, type UnlearnConfig } from '../unlearn/config.ts';
+import {
+  METHOD_OVERLAYS,
+  readConfigFile,
+  resolveConfig,
+  type Method,
+  type UnlearnConfig,
+} from '../unlearn/config.ts';
 
 /** The repository root (defaults point into it, so the demo works from any working directory). */
 export const PACKAGE_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -25,6 +31,9 @@ export const BASELINES = [
   'ga',
   'graddiff',
   'npo',
+  'simnpo',
+  'rmu',
+  'leace',
   'rag',
 ] as const satisfies readonly Method[];
 export type Baseline = (typeof BASELINES)[number];
@@ -79,18 +88,18 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
   full: {
     load: 10,
     'base-eval': 60,
-    'rlcp-train': 330,
+    'rlcp-train': 250,
     'rlcp-eval': 60,
-    baselines: 300,
+    baselines: 380,
     relearn: 30,
     write: 10,
   },
   fast: {
     load: 10,
     'base-eval': 45,
-    'rlcp-train': 180,
+    'rlcp-train': 140,
     'rlcp-eval': 45,
-    baselines: 150,
+    baselines: 190,
     relearn: 20,
     write: 10,
   },
@@ -155,7 +164,8 @@ export function baselineConfig(method: Baseline, options: DemoOptions): UnlearnC
   const steps = options.baselineSteps ?? BASELINE_STEPS[options.fast ? 'fast' : 'full'];
   const patch = {
     seed: options.seed,
-    ...(method === 'rag'
+    // Just-RAG and LEACE train nothing (their overlay sets steps 0).
+    ...(METHOD_OVERLAYS[method].steps === 0
       ? {}
       : {
           steps,

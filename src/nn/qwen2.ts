@@ -21,6 +21,7 @@ import { expectShape, readModelFolder, writeModelFolder } from '../io/model-fold
 import type { Qwen2Config } from '../io/config.ts';
 import type { WritableDtype } from '../io/safetensors.ts';
 import { initQwen2Parameters } from './init.ts';
+import { readErasers, writeErasers, type ResidualEraser } from './erasers.ts';
 
 export type { Qwen2Config };
 
@@ -130,6 +131,9 @@ export class Qwen2ForCausalLM {
   private readonly finalNorm: Tensor;
   private readonly lmHead: Tensor;
   private readonly adapters: ReadonlyMap<string, LowRankAdapter>;
+  /** Residual-stream erasers by hidden-state index, as linear(h, I − P, P·μ) (see ./erasers.ts). */
+  private erasers: ResidualEraser[] = [];
+  private eraserMaps = new Map<number, { weight: Tensor; bias: Tensor }>();
 
   /**
    * Builds the model around `parameters` (HF names; every expected tensor present with its shape) and
@@ -225,7 +229,9 @@ export class Qwen2ForCausalLM {
       const parameters = new Map<string, Tensor>();
       for (const [name, shape] of shapes)
         parameters.set(name, Tensor.param(folder.loadTensor(name).data, shape));
-      return new Qwen2ForCausalLM(config, parameters);
+      const model = new Qwen2ForCausalLM(config, parameters);
+      model.setErasers(readErasers(dir, config.hiddenSize, config.numHiddenLayers));
+      return model;
     } finally {
       folder.close();
     }
@@ -241,6 +247,51 @@ export class Qwen2ForCausalLM {
   ): void {
     const tensors = new Map([...this.params].map(([name, t]) => [name, { data: t.data, shape: t.shape }]));
     writeModelFolder(dir, this.config, tensors, { ...options, dtype: options.dtype ?? 'F32' });
+    writeErasers(dir, this.erasers, this.config.hiddenSize);
+  }
+
+  /** The residual-stream erasers this model applies (none for a plain Hugging Face model). */
+  residualErasers(): readonly ResidualEraser[] {
+    return this.erasers;
+  }
+
+  /** Replaces the residual-stream erasers (at most one per hidden state, each sized to the model). */
+  setErasers(erasers: readonly ResidualEraser[]): void {
+    const D = this.config.hiddenSize;
+    const maps = new Map<number, { weight: Tensor; bias: Tensor }>();
+    for (const e of erasers) {
+      if (!(
+        Number.isInteger(e.hiddenState) &&
+        e.hiddenState >= 0 &&
+        e.hiddenState <= this.config.numHiddenLayers
+      ))
+        throw new Error(
+          `eraser: hidden state ${e.hiddenState} does not exist (the model has 0..${this.config.numHiddenLayers})`,
+        );
+      if (maps.has(e.hiddenState)) throw new Error(`eraser: hidden state ${e.hiddenState} given twice`);
+      if (e.mean.length !== D || e.projection.length !== D * D)
+        throw new Error(`eraser at hidden state ${e.hiddenState}: sized for another hidden size than ${D}`);
+      const weight = new Float32Array(D * D);
+      const bias = new Float32Array(D);
+      for (let i = 0; i < D; i++) {
+        let pm = 0;
+        for (let j = 0; j < D; j++) {
+          const pij = e.projection[i * D + j]!;
+          weight[i * D + j] = (i === j ? 1 : 0) - pij;
+          pm += pij * e.mean[j]!;
+        }
+        bias[i] = pm;
+      }
+      maps.set(e.hiddenState, { weight: Tensor.from(weight, [D, D]), bias: Tensor.from(bias, [D]) });
+    }
+    this.erasers = [...erasers].sort((a, b) => a.hiddenState - b.hiddenState);
+    this.eraserMaps = maps;
+  }
+
+  /** h − P·(h − μ) = h·(I − P)ᵀ + P·μ at a hidden state with an eraser; h itself elsewhere. */
+  private erased(index: number, h: Tensor): Tensor {
+    const map = this.eraserMaps.get(index);
+    return map ? linear(h, map.weight, map.bias) : h;
   }
 
   /**
@@ -250,7 +301,9 @@ export class Qwen2ForCausalLM {
    */
   withAdapters(adapters: ReadonlyMap<string, LowRankAdapter>): Qwen2ForCausalLM {
     if (this.adapters.size > 0) throw new Error('withAdapters: this model already has adapters');
-    return new Qwen2ForCausalLM(this.config, this.params, adapters);
+    const adapted = new Qwen2ForCausalLM(this.config, this.params, adapters);
+    adapted.setErasers(this.erasers);
+    return adapted;
   }
 
   /** Parameters under their HF names (a tied lm_head appears once, as model.embed_tokens.weight). */
@@ -333,14 +386,16 @@ export class Qwen2ForCausalLM {
     const hiddenStates: Tensor[] = [];
     const keepHidden = options.outputHiddenStates || options.untilHiddenState !== undefined;
     for (let layer = start; layer < until; layer++) {
+      // A given starting hidden state comes from this model's forward: it is erased already.
+      if (layer > start || !options.fromHiddenState) h = this.erased(layer, h);
       if (keepHidden) hiddenStates[layer] = h;
       h = this.decoderLayer(layer, h, positions, keyMask, batch, seq, past, kvCache);
     }
     if (until < L) {
-      hiddenStates[until] = h;
+      hiddenStates[until] = until > start || !options.fromHiddenState ? this.erased(until, h) : h;
       return { hiddenStates };
     }
-    h = rmsNorm(h, this.finalNorm, cfg.rmsNormEps);
+    h = this.erased(L, rmsNorm(h, this.finalNorm, cfg.rmsNormEps));
     if (keepHidden) hiddenStates[L] = h;
     if (options.untilHiddenState !== undefined) return { hiddenStates };
 

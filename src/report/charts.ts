@@ -77,6 +77,9 @@ export const METHOD_STYLE: Record<MethodId | 'oracle', { label: string; color: s
   ga: { label: 'Gradient ascent', color: PALETTE.vermillion, dash: [2, 3] },
   graddiff: { label: 'GradDiff', color: PALETTE.purple, dash: [8, 3, 2, 3] },
   npo: { label: 'NPO', color: PALETTE.green, dash: [10, 4] },
+  simnpo: { label: 'SimNPO', color: PALETTE.green, dash: [3, 2] },
+  rmu: { label: 'RMU', color: PALETTE.black, dash: [6, 2, 2, 2] },
+  leace: { label: 'LEACE (linear erasure)', color: PALETTE.black, dash: [1, 3] },
   rag: { label: 'Just-RAG', color: PALETTE.sky, dash: [4, 4] },
   oracle: { label: 'Oracle (never saw the facts)', color: PALETTE.green, dash: [8, 4] },
 };

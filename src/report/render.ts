@@ -28,6 +28,9 @@ const METHOD_SUMMARY: Record<MethodId, string> = {
   ga: 'gradient ascent on the forget facts',
   graddiff: 'gradient ascent on forget facts + descent on retain facts',
   npo: 'negative preference optimisation against the original model',
+  simnpo: 'NPO without a reference model, on the length-normalised likelihood with a margin',
+  rmu: 'forget hidden states steered to a random vector at one layer, retain states kept (MSE)',
+  leace: 'closed-form linear erasure of the answer at the adversary’s hidden states (no training)',
   rag: 'the original model with the facts supplied in context (Just-RAG)',
 };
 

@@ -7,7 +7,18 @@
 
 export const SCHEMA_VERSION = 1;
 
-export const METHOD_IDS = ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag'] as const;
+export const METHOD_IDS = [
+  'base',
+  'rlcp',
+  'unlikelihood',
+  'ga',
+  'graddiff',
+  'npo',
+  'simnpo',
+  'rmu',
+  'leace',
+  'rag',
+] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 export const PROBE_DESIGNS = ['cross_entity', 'cross_template'] as const;

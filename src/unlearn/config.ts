@@ -2,8 +2,19 @@
 // validating merge of a user's JSON file over them (unknown keys and wrong types are errors that name the
 // file and the key). docs/rlcp.md explains every default.
 import { readJson } from '../io/jsonl.ts';
+import { UNLEARN_METHODS } from './methods/index.ts';
 
-export const METHODS = ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag'] as const;
+export const METHODS = [
+  'rlcp',
+  'unlikelihood',
+  'ga',
+  'graddiff',
+  'npo',
+  'simnpo',
+  'rmu',
+  'leace',
+  'rag',
+] as const;
 export type Method = (typeof METHODS)[number];
 
 export const OBJECTIVES = ['ce', 'uniform', 'entropy'] as const;
@@ -107,6 +118,22 @@ export interface UnlearnConfig {
     /** NPO's inverse temperature β. */
     npoBeta: number;
   };
+  /** RMU (src/unlearn/methods/rmu.ts). */
+  rmu: {
+    /** Decoder layer ℓ (0-based) whose output is steered; the MLPs of ℓ−2 … ℓ train. */
+    layer: number;
+    /** c: the forget states' target is c·u, u a fixed random unit vector. */
+    steeringCoeff: number;
+    /** α: weight of the retain MSE to the frozen model's states. */
+    alpha: number;
+  };
+  /** SimNPO (src/unlearn/methods/simnpo.ts). */
+  simnpo: {
+    /** Inverse temperature β. */
+    beta: number;
+    /** Margin γ. */
+    gamma: number;
+  };
   /** The anchor streams and the frozen reference. */
   anchors: {
     /** β: weight of KL(reference ‖ model) over each anchor stream's answer tokens. */
@@ -197,6 +224,8 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     forgetWeight: 1,
     npoBeta: 0.1,
   },
+  rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
+  simnpo: { beta: 2.5, gamma: 0 },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -225,32 +254,10 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   earlyStop: { enabled: false, patience: 2, minStep: 50, alpha: 0.05 },
 };
 
-/**
- * What each method changes in the defaults before the user's file is applied. Baselines switch off both
- * RLCP-specific forget terms (the adversary, λ, and the generic-answer target) so they stay the methods
- * their papers define.
- */
-export const METHOD_OVERLAYS: Record<Method, DeepPartial<UnlearnConfig>> = {
-  rlcp: {},
-  // Same anchors as RLCP; the forget stream's only term is unlikelihood.
-  unlikelihood: { fact: { lambda: 0, generic: 0, unlikelihood: 1 } },
-  // Plain gradient ascent on the forget answers, nothing else.
-  ga: {
-    fact: { lambda: 0, generic: 0 },
-    anchors: {
-      beta: 0,
-      logic: { weight: 0 },
-      retain: { weight: 0 },
-      rag: { weight: 0 },
-    },
-  },
-  // Gradient ascent on forget + the anchor streams' LM loss (the usual definition: NLL, no KL).
-  graddiff: { fact: { lambda: 0, generic: 0 }, anchors: { beta: 0 } },
-  // NPO on forget + RLCP's anchors (LM + β·KL).
-  npo: { fact: { lambda: 0, generic: 0 } },
-  // Just-RAG: no training; the model is copied and evaluation supplies the facts in context.
-  rag: { steps: 0, fact: { lambda: 0, generic: 0 } },
-};
+/** What each method changes in the defaults before the user's file is applied (its file in ./methods). */
+export const METHOD_OVERLAYS = Object.fromEntries(
+  METHODS.map((m) => [m, UNLEARN_METHODS[m].overlay]),
+) as Record<Method, DeepPartial<UnlearnConfig>>;
 
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends unknown[] | null ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
@@ -362,6 +369,15 @@ const SCHEMA: Schema = {
     forgetWeight: num(0),
     npoBeta: num(Number.MIN_VALUE),
   },
+  rmu: {
+    layer: int(0),
+    steeringCoeff: (v, where) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+        fail(where, `must be a number > 0 (the steering coefficient c), got ${JSON.stringify(v)}`);
+    },
+    alpha: num(0),
+  },
+  simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),

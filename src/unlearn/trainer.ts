@@ -1,12 +1,13 @@
 // The unlearning trainer behind `rlcp metabolize`: RLCP's dual-stream training (a fact stream with
 // gradient-reversed adversarial probes; logic, retain and reading anchor streams with KL to a frozen copy
-// of the starting model) and the baselines (unlikelihood, GA, GradDiff, NPO, Just-RAG) in one loop, with
-// progress bar, metrics.jsonl, atomic checkpoints and exact resume. Design notes: docs/rlcp.md.
+// of the starting model) and every other method through its plugin (./methods: a forget term, trainable
+// parameters, or a closed-form fit) in one loop, with progress bar, metrics.jsonl, atomic checkpoints and
+// exact resume. Design notes: docs/rlcp.md.
 import { join } from 'node:path';
 import { ProgressBar } from '../cli/progress.ts';
-import { Qwen2ForCausalLM, tokenRows } from '../nn/qwen2.ts';
+import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
 import { Tensor, noGrad } from '../tensor/tensor.ts';
-import { add, crossEntropy, gatherRows, klDiv, matmul, reshape, scale } from '../tensor/ops.ts';
+import { add, crossEntropy, gatherRows, klDiv, scale } from '../tensor/ops.ts';
 import {
   adamw,
   chain,
@@ -26,12 +27,14 @@ import {
   encodeFact,
   trainedRows,
   type EncodedFact,
-  type RowBatch,
 } from './batching.ts';
 import { lambdaAt, resolveProbeLayers, type UnlearnConfig } from './config.ts';
 import type { UnlearnData } from './data.ts';
 import { evalSets, evaluateDuringTraining, prepareKlProbe, type EvalTokenizer } from './evaluate.ts';
-import { gradientAscentLoss, npoLoss, sequenceLogProbs, unlikelihoodLoss } from './losses.ts';
+import { forgetRows, pooledFeatures } from './features.ts';
+import { unlikelihoodLoss } from './losses.ts';
+import { UNLEARN_METHODS } from './methods/index.ts';
+import type { ForgetTerm } from './methods/types.ts';
 import { LoraAdapters } from './lora.ts';
 import { Rng } from '../tensor/random.ts';
 import { adversaryLoss, ProbeSet } from './probes.ts';
@@ -132,9 +135,13 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   const D = options.model.config.hiddenSize;
   const V = options.model.config.vocabSize;
   const layers = resolveProbeLayers(config.fact.layers, L);
-  const trainable = trainablePredicate(config, L);
+  const plugin = UNLEARN_METHODS[method];
+  const trainable = plugin.trainable ? plugin.trainable(config, L) : trainablePredicate(config, L);
   const useAdversary = method === 'rlcp' && config.fact.lambda > 0;
-  const forgetLoss = method === 'ga' || method === 'graddiff' ? 'ga' : method === 'npo' ? 'npo' : null;
+  if (plugin.fit && config.steps > 0)
+    throw new Error(
+      `method "${method}" is closed-form and trains nothing: steps must be 0, got ${config.steps}`,
+    );
   const useUnlikelihood = config.fact.unlikelihood > 0 && method !== 'rag';
   const useGeneric = config.fact.generic > 0 && method !== 'rag';
   const training = method !== 'rag' && config.steps > 0;
@@ -322,32 +329,6 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
       bar?.finish();
     }
   }
-  // NPO needs log π_ref(answer | prompt) of every forget example.
-  let refForgetLogProbs: Float64Array | null = null;
-  if (training && forgetLoss === 'npo') {
-    refForgetLogProbs = new Float64Array(encodedForget.length);
-    noGrad(() => {
-      for (let i = 0; i < encodedForget.length; i += 32) {
-        const chunk = encodedForget.slice(i, i + 32);
-        const b = forgetRows(
-          collateRows(
-            chunk.map((f) => f.encoded),
-            tokenizer.padTokenId,
-          ),
-          tokenizer.eosTokenId,
-        );
-        const logits = reference.forward(b.ids, {
-          batch: b.batch,
-          seq: b.seq,
-          attentionMask: b.attentionMask,
-          logits: b.rows,
-        }).logits!;
-        const sums = sequenceLogProbs(logits.data, V, b.rowTargets, b.rowOwner, chunk.length);
-        refForgetLogProbs!.set(sums, i);
-      }
-    });
-  }
-
   // Generic-answer targets: the reference's answer distribution with the subject replaced by a placeholder.
   // Per forget example: target logits for its answer rows, and which rows the term covers.
   let genericTargets: { logits: Float32Array; rows: Uint8Array }[] | null = null;
@@ -369,6 +350,25 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   } else if (training && useGeneric) {
     genericTargets = randomTargets(encodedForget, tokenizer, V, config);
   }
+
+  // The method's own forget term, or its closed-form change of the model.
+  const methodContext = {
+    config,
+    reference,
+    tokenizer,
+    data,
+    forget: encodedForget,
+    probe: encodedProbe,
+    draw: (stream: 'logic' | 'retain', count: number) =>
+      count > 0
+        ? needs(stream, `method "${method}"`)
+            .next(count)
+            .map((i) => encoded[stream][i]!)
+        : [],
+  };
+  const forgetTerm: ForgetTerm | null =
+    training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
+  if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
 
   // ---- evaluation ----
   const sets = evalSets(data, config.eval);
@@ -461,7 +461,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     let stepLoss = 0;
 
     // -- fact stream --
-    if (useAdversary || useUnlikelihood || useGeneric || forgetLoss) {
+    if (useAdversary || useUnlikelihood || useGeneric || forgetTerm) {
       const picked = needs('forget', 'the fact stream').next(config.fact.batchSize);
       const facts = picked.map((i) => encodedForget[i]!);
       const batch = collateRows(
@@ -469,17 +469,19 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
         tokenizer.padTokenId,
       );
       const answer = forgetRows(batch, tokenizer.eosTokenId);
-      const needLogits = useUnlikelihood || useGeneric || forgetLoss !== null;
+      const needLogits = useUnlikelihood || useGeneric || (forgetTerm?.logits ?? false);
       const maxLayer = Math.max(...layers);
+      const needHidden = useAdversary || forgetTerm?.hiddenState !== undefined;
+      const deepest = Math.max(useAdversary ? maxLayer : 0, forgetTerm?.hiddenState ?? 0);
       const out = m.forward(batch.ids, {
         batch: batch.batch,
         seq: batch.seq,
         attentionMask: batch.attentionMask,
-        outputHiddenStates: useAdversary,
+        outputHiddenStates: needHidden,
         ...(needLogits
           ? { logits: answer.rows }
-          : useAdversary && maxLayer < L
-            ? { untilHiddenState: maxLayer }
+          : needHidden && deepest < L
+            ? { untilHiddenState: deepest }
             : { logits: 'none' as const }),
       });
       const terms: Tensor[] = [];
@@ -555,17 +557,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           addMetric('loss_generic', generic.item());
           terms.push(scale(generic, config.fact.generic));
         }
-        if (forgetLoss === 'ga') {
-          const ga = gradientAscentLoss(logits, answer.rowTargets);
-          addMetric('loss_forget', ga.item());
-          terms.push(scale(ga, config.fact.forgetWeight));
-        } else if (forgetLoss === 'npo') {
-          const refSums = Float64Array.from(picked, (i) => refForgetLogProbs![i]!);
-          const npo = npoLoss(logits, answer.rowTargets, answer.rowOwner, refSums, config.fact.npoBeta);
-          addMetric('loss_forget', npo.item());
-          terms.push(scale(npo, config.fact.forgetWeight));
-        }
       }
+      if (forgetTerm) terms.push(forgetTerm.loss(out, { picked, batch, answer, model: m }, addMetric));
       if (terms.length > 0) {
         const loss = terms.reduce((a, b) => add(a, b));
         stepLoss += loss.item();
@@ -746,74 +739,6 @@ function loraOptions(config: UnlearnConfig) {
     targets: config.params.loraTargets,
     layers: config.params.layers,
   };
-}
-
-/** The rows of a fact batch that predict answer tokens (the EOS row is left out: it is not the fact). */
-function forgetRows(batch: RowBatch, eos: number): RowBatch {
-  const keep: number[] = [];
-  for (let r = 0; r < batch.rows.length; r++) if (batch.rowTargets[r] !== eos) keep.push(r);
-  return {
-    ...batch,
-    rows: Int32Array.from(keep, (r) => batch.rows[r]!),
-    rowTargets: Int32Array.from(keep, (r) => batch.rowTargets[r]!),
-    rowOwner: Int32Array.from(keep, (r) => batch.rowOwner[r]!),
-  };
-}
-
-/**
- * The probes' inputs: per probe a [rows, D] tensor (on the tape when `hidden` is), and for each row the
- * index of its example. One row per example for "last", "subject" and "both" (whose second half of the
- * probes reads the subject); for "span" one row per prompt position from the subject's first token to the
- * last prompt token.
- */
-function pooledFeatures(
-  hidden: readonly Tensor[],
-  facts: readonly EncodedFact[],
-  seq: number,
-  layers: readonly number[],
-  config: UnlearnConfig,
-): { features: Tensor[]; owner: Int32Array } {
-  const n = facts.length;
-  const position = config.fact.position;
-  let rows: Int32Array | null = null;
-  let owner = Int32Array.from(facts, (_, b) => b);
-  if (position === 'last' || position === 'both') {
-    rows = Int32Array.from(facts.map((f, b) => b * seq + f.promptLength - 1));
-  }
-  if (position === 'span') {
-    const r: number[] = [];
-    const o: number[] = [];
-    facts.forEach((f, b) => {
-      for (let t = f.subjectPositions[0]!; t < f.promptLength; t++) {
-        r.push(b * seq + t);
-        o.push(b);
-      }
-    });
-    rows = Int32Array.from(r);
-    owner = Int32Array.from(o);
-  }
-  const subjectMean = (h: Tensor): Tensor => {
-    const m = new Float32Array(n * n * seq);
-    facts.forEach((f, b) => {
-      for (const p of f.subjectPositions) m[b * n * seq + b * seq + p] = 1 / f.subjectPositions.length;
-    });
-    const [, , d] = h.shape as [number, number, number];
-    return matmul(Tensor.from(m, [n, n * seq]), reshape(h, [n * seq, d]));
-  };
-  const group = (perLayer: Tensor[]): Tensor[] =>
-    config.fact.probe === 'per-layer'
-      ? perLayer
-      : [
-          scale(
-            perLayer.reduce((a, b) => add(a, b)),
-            1 / perLayer.length,
-          ),
-        ];
-  const features: Tensor[] = [];
-  if (rows) features.push(...group(layers.map((l) => tokenRows(hidden[l]!, rows))));
-  if (position === 'subject' || position === 'both')
-    features.push(...group(layers.map((l) => subjectMean(hidden[l]!))));
-  return { features, owner };
 }
 
 /** Probe features of retain-entity prompts (no gradient): per probe, [n, D] values. */

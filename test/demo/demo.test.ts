@@ -60,7 +60,7 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   const { results, config } = loadRun(dir);
   assert.deepEqual(
     results.methods.map((m) => m.id),
-    ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag'],
+    ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'rag'],
   );
   assert.deepEqual(results.relearning.curves.map((c) => c.id).sort(), ['base', 'oracle', 'rlcp']);
   assert.deepEqual(results.relearning.steps, [0, 1, 2]);

@@ -1,0 +1,57 @@
+// The contract of an unlearning method (`--method` of `rlcp metabolize`): its config overlay, and what it
+// adds to the shared trainer (src/unlearn/trainer.ts): a forget-stream loss term, a choice of trainable
+// parameters, or a closed-form change of the model. Every method is one file in this folder; index.ts
+// lists them. The terms every method shares (the adversary, unlikelihood, the generic target, the anchor
+// streams) stay config-driven in the trainer.
+import type { ForwardOutput, Qwen2ForCausalLM } from '../../nn/qwen2.ts';
+import type { Tensor } from '../../tensor/tensor.ts';
+import type { EncodedExample } from '../../train/batches.ts';
+import type { EncodedFact, RowBatch } from '../batching.ts';
+import type { DeepPartial, UnlearnConfig } from '../config.ts';
+import type { UnlearnData } from '../data.ts';
+import type { UnlearnTokenizer } from '../trainer.ts';
+
+export interface MethodContext {
+  config: UnlearnConfig;
+  /** The frozen starting model. */
+  reference: Qwen2ForCausalLM;
+  tokenizer: UnlearnTokenizer;
+  data: UnlearnData;
+  /** The fact stream's forget examples (indices match `ForgetBatch.picked`). */
+  forget: readonly EncodedFact[];
+  /** Retain-entity prompts of the forget relations (the probe's other training data). */
+  probe: readonly EncodedFact[];
+  /** The next `count` examples of an anchor stream (its sampler is checkpointed, so resume is exact). */
+  draw(stream: 'logic' | 'retain', count: number): EncodedExample[];
+}
+
+/** One step's fact batch. */
+export interface ForgetBatch {
+  /** Indices into `MethodContext.forget`. */
+  picked: readonly number[];
+  batch: RowBatch;
+  /** The batch's answer rows (EOS left out). */
+  answer: RowBatch;
+  /** The model being trained (LoRA adapters included). */
+  model: Qwen2ForCausalLM;
+}
+
+export interface ForgetTerm {
+  /** The fact-stream forward must return the answer rows' logits. */
+  logits: boolean;
+  /** The fact-stream forward must return this hidden state (on the tape). */
+  hiddenState?: number;
+  /** The term's loss (its metrics go through `addMetric`). */
+  loss(out: ForwardOutput, step: ForgetBatch, addMetric: (key: string, value: number) => void): Tensor;
+}
+
+export interface UnlearnMethod {
+  /** What the method changes in the defaults before the user's config is applied. */
+  overlay: DeepPartial<UnlearnConfig>;
+  /** Which parameters train, replacing `params` (e.g. RMU's three MLPs). */
+  trainable?(config: UnlearnConfig, numLayers: number): (name: string) => boolean;
+  /** The method's own forget-stream term, built once before training. */
+  forgetTerm?(context: MethodContext): ForgetTerm;
+  /** A closed-form method: changes the model in place before the (only) evaluation; no training steps. */
+  fit?(model: Qwen2ForCausalLM, context: MethodContext): void;
+}
