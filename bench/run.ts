@@ -22,24 +22,27 @@ import { BenchWorker, type Reply } from './protocol.ts';
 import {
   QWEN25_05B,
   TRAIN_SHAPES,
-  ALL_TRAIN_SIZES,
   TRAIN_SIZES,
+  resolveSizes,
   trainGemmShapes,
   trainStepFlops,
   type TrainSize,
 } from './sizes.ts';
 import { groupOf, type ProfileSummary } from './profile.ts';
+import { peerBlas, ratioCell, ratioValidity, type PeerBlas } from './peer-blas.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
 const OPENBLAS_VARS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 const SEED = 20240601;
 
-export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|world|all] [--skip-inference] [--skip-train] [--json]
-            [--profile | --profile-only] [--steps N] [--warmup N] [--prompt-tokens 128] [--decode-tokens 128]
-            [--prefill-rounds 3] [--threads 2] [--python /usr/bin/python3] [--torch-blas DIR]
+export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|world|all|NAME,NAME] [--skip-inference] [--skip-train]
+            [--json] [--profile | --profile-only] [--steps N] [--warmup N] [--prompt-tokens 128]
+            [--decode-tokens 128] [--prefill-rounds 3] [--threads 2] [--python /usr/bin/python3]
+            [--torch-blas DIR] [--allow-reference-blas]
 
-  --size            training sizes to run (default all = small and qwen0.5b-2L; world = the world model)
+  --size            training sizes to run, comma-separated (default all = small and qwen0.5b-2L; world = the
+                    world model)
   --skip-inference  leave out the Qwen2.5-0.5B inference benchmark (the slow part)
   --skip-train      only the inference benchmark (and SGEMM)
   --profile         also profile rlcp's training step (V8 sampler) and print where the time goes
@@ -49,7 +52,9 @@ export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|world|all] [--s
   --python          the PyTorch interpreter (default /usr/bin/python3, Debian's python3-torch)
   --torch-blas      a folder holding libblas.so.3 to put first on the peer's LD_LIBRARY_PATH (default:
                     Debian's OpenBLAS if installed, else ~/.cache/rlcp-bench/openblas/...; see README)
-  --json            print one JSON object as the last line`;
+  --json            print one JSON object as the last line
+  --allow-reference-blas  go on when PyTorch runs on the netlib reference BLAS (refused otherwise): every
+                    ratio is then marked invalid (ratio_valid: false)`;
 
 // ---- small statistics ----
 
@@ -125,6 +130,18 @@ function findBlasDir(args: ParsedArgs): string | null {
     join(homedir(), '.cache/rlcp-bench/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread'),
   ];
   return candidates.find((dir) => existsSync(join(dir, 'libblas.so.3'))) ?? null;
+}
+
+/** The BLAS of the peer's two processes (machine environment, OPENBLAS_* unset), asked before any work. */
+async function preflightPeer(peer: PeerSetup): Promise<{ torch: string; blas: PeerBlas }> {
+  const torch = torchWorker('torch (info)', peer, false);
+  const best = torchWorker('torch (OPENBLAS_* unset, info)', peer, true);
+  try {
+    const [torchInfo, bestInfo] = await Promise.all([torch.call('info'), best.call('info')]);
+    return { torch: String(torchInfo.torch), blas: peerBlas(torchInfo, bestInfo) };
+  } finally {
+    await Promise.all([torch, best].map((w) => w.close().catch(() => w.kill())));
+  }
 }
 
 /** One thing to time: a worker at a thread count. */
@@ -621,7 +638,10 @@ function inferenceSummary(inf: InferenceResult, rlcpKey: string) {
   };
 }
 
-function printProfile(t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmShapes'>): void {
+function printProfile(
+  t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmShapes'>,
+  ratioValid = true,
+): void {
   const p = t.profile!;
   const total = p.summary.sampledMs;
   const gemmMs = p.summary.groups['GEMM (native)'] ?? 0;
@@ -663,7 +683,9 @@ function printProfile(t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmS
           fmt(r.flops / 1e9, 2),
           fmt(median(r.rlcp)),
           fmt(median(r.rlcp1)),
-          ...(torchKey ? [fmt(median(r.torch)), fmt(median(r.rlcp) / median(r.torch), 2)] : []),
+          ...(torchKey
+            ? [fmt(median(r.torch)), ratioCell(median(r.rlcp) / median(r.torch), ratioValid)]
+            : []),
         ]),
       ),
     );
@@ -673,15 +695,8 @@ function printProfile(t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmS
 // ---- entry ----
 
 export async function runBench(args: ParsedArgs): Promise<number> {
-  const sizeArg = optString(args, 'size') ?? 'all';
-  if (sizeArg !== 'all' && !(ALL_TRAIN_SIZES as readonly string[]).includes(sizeArg)) {
-    throw new Error(`--size must be one of ${[...ALL_TRAIN_SIZES, 'all'].join(', ')}, got "${sizeArg}"`);
-  }
-  const sizes = optFlag(args, 'skip-train')
-    ? []
-    : sizeArg === 'all'
-      ? [...TRAIN_SIZES]
-      : [sizeArg as TrainSize];
+  const requested = resolveSizes(optString(args, 'size') ?? 'all');
+  const sizes = optFlag(args, 'skip-train') ? [] : requested;
   const skipInference = optFlag(args, 'skip-inference');
   const threads = optNumber(args, 'threads', 2);
   const positiveInt = (key: string, fallback: number | undefined) => {
@@ -723,15 +738,18 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   if (sizes.length === 0 && skipInference)
     throw new Error('nothing to run (--skip-train and --skip-inference)');
 
+  // Before any work: a peer on the reference BLAS is refused (or, when allowed, its ratios marked invalid).
+  const peerInfo = await preflightPeer(peer);
+  const { ratioValid } = ratioValidity(peerInfo.blas, optFlag(args, 'allow-reference-blas'));
+  const peerJson = { peer_blas: peerInfo.blas, ratio_valid: ratioValid };
+  const ratio = (value: number, digits = 2) => ratioCell(value, ratioValid, digits);
+
   const started = new Date();
   const loadBefore = loadavg();
   const dir = mkdtempSync(join(tmpdir(), 'rlcp-bench-'));
   let sgemm: SgemmResult | null = null;
-  const info: Record<string, Reply> = {};
   const once = async (rlcp: BenchWorker, torch: BenchWorker, best: BenchWorker) => {
     if (sgemm) return;
-    info.torch = await torch.call('info');
-    info.torch_best = await best.call('info');
     log('SGEMM 1024³ (rlcp, torch, torch with OPENBLAS_* unset, interleaved)');
     sgemm = await measureSgemm(rlcp, torch, best, threads);
   };
@@ -752,25 +770,20 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   const rlcpKey = `rlcp@${threads}`;
 
   // ---- the table ----
-  const torchInfo = info.torch as { torch?: string; blas?: Record<string, unknown> } | undefined;
-  const blas = torchInfo?.blas;
-  const bestBlas = (info.torch_best as { blas?: Record<string, unknown> } | undefined)?.blas;
+  const blas = peerInfo.blas;
   console.log(
     `rlcp bench — ${started.toISOString()}, load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} ` +
       `at start, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} at end (${cpus().length} CPUs)`,
   );
   console.log(
-    `rlcp: onnxruntime MLAS GEMM, ${threads} threads. PyTorch ${torchInfo?.torch ?? '?'} (${python}), BLAS ` +
-      `${blas ? String(blas.config ?? (blas.libraries as string[]).join(', ')) : '?'}` +
-      `${blas?.corename ? ` core ${String(blas.corename)}` : ''}; with OPENBLAS_* unset: core ` +
-      `${String(bestBlas?.corename ?? '?')}${peer.blasDir ? `; LD_LIBRARY_PATH=${peer.blasDir}` : ''}`,
+    `rlcp: onnxruntime MLAS GEMM, ${threads} threads. PyTorch ${peerInfo.torch} (${python}), BLAS ` +
+      `${blas.library}${blas.core ? ` core ${blas.core}` : ''}; with OPENBLAS_* unset: core ` +
+      `${blas.core_openblas_unset ?? '?'}${peer.blasDir ? `; LD_LIBRARY_PATH=${peer.blasDir}` : ''}`,
   );
-  if (blas?.reference_blas) {
-    console.log(
-      '\nWARNING: PyTorch is running on the netlib reference BLAS (~1 GFLOP/s), not OpenBLAS: the ratios ' +
-        'below flatter rlcp. Install libopenblas0-pthread or pass --torch-blas (bench/README.md).',
-    );
-  }
+  const invalidNote =
+    '\nINVALID RATIOS (--allow-reference-blas): PyTorch runs on the netlib reference BLAS, so every ' +
+    'rlcp/PyTorch ratio below is marked INVALID (ratio_valid: false in the JSON).';
+  if (!ratioValid) console.log(invalidNote);
   if (sg) {
     console.log(
       `\nSGEMM 1024³ GFLOP/s, median (best) of ${sg.rlcp.length}: rlcp ${fmt(median(sg.rlcp))} ` +
@@ -817,8 +830,8 @@ export async function runBench(args: ParsedArgs): Promise<number> {
             fmt(j.rlcp_tokens_per_s, 0),
             fmt(j.torch_tokens_per_s, 0),
             fmt(j.torch_best_tokens_per_s, 0),
-            fmt(j.ratio, 2),
-            fmt(j.ratio_best, 2),
+            ratio(j.ratio),
+            ratio(j.ratio_best),
           ];
         }),
       ),
@@ -856,7 +869,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
         ),
     );
     console.log('(peak RSS = VmHWM of each process; loss₀ = first step, identical weights and tokens)');
-    for (const t of train) if (t.profile) printProfile(t);
+    for (const t of train) if (t.profile) printProfile(t, ratioValid);
   }
   let inferenceJson: Record<string, unknown> | null = null;
   if (inference) {
@@ -900,9 +913,9 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     );
     const j = s.json;
     console.log(
-      `prefill ratio ${fmt(j.prefill_ratio, 2)} (vs ${s.torchPrefillKey}), ratio_best ` +
-        `${fmt(j.prefill_ratio_best, 2)}; decode ratio ${fmt(j.decode_ratio, 2)} (vs ${s.torchDecodeKey}), ` +
-        `ratio_best ${fmt(j.decode_ratio_best, 2)}`,
+      `prefill ratio ${ratio(j.prefill_ratio)} (vs ${s.torchPrefillKey}), ratio_best ` +
+        `${ratio(j.prefill_ratio_best)}; decode ratio ${ratio(j.decode_ratio)} (vs ${s.torchDecodeKey}), ` +
+        `ratio_best ${ratio(j.decode_ratio_best)}`,
     );
     console.log(
       `peak RSS MB: rlcp ${fmt(inf.rss.rlcp, 0)} (target ≤ 3072), torch ${fmt(inf.rss.torch, 0)}, ` +
@@ -916,10 +929,11 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   }
   if (asJson) {
     const out = {
-      train_step: trainJson.map((t) => t.json),
+      train_step: trainJson.map((t) => ({ ...t.json, ...peerJson })),
       sgemm_gflops: sg ? round(median(sg.rlcp)) : null,
       torch_sgemm_gflops: sg ? round(median(sg.torch)) : null,
-      inference: inferenceJson,
+      inference: inferenceJson ? { ...inferenceJson, ...peerJson } : null,
+      ...peerJson,
     };
     console.log(JSON.stringify(out));
   }

@@ -10,6 +10,24 @@ export type TrainSize = 'small' | 'qwen0.5b-2L' | 'world';
 export const TRAIN_SIZES: readonly TrainSize[] = ['small', 'qwen0.5b-2L'];
 export const ALL_TRAIN_SIZES: readonly TrainSize[] = [...TRAIN_SIZES, 'world'];
 
+/**
+ * The sizes `--size` names: a comma-separated list of sizes, or `all` (the default list). An unknown
+ * name is refused with the list of sizes.
+ */
+export function resolveSizes(arg: string): TrainSize[] {
+  const names = arg.split(',').map((name) => name.trim());
+  if (names.length === 1 && names[0] === 'all') return [...TRAIN_SIZES];
+  const known = ALL_TRAIN_SIZES as readonly string[];
+  for (const name of names) {
+    if (!known.includes(name)) {
+      throw new Error(
+        `--size: unknown bench size "${name}"; sizes: ${known.join(', ')}, or all (= ${TRAIN_SIZES.join(', ')})`,
+      );
+    }
+  }
+  return [...new Set(names)] as TrainSize[];
+}
+
 export interface TrainShape {
   size: TrainSize;
   config: Record<string, unknown>;

@@ -73,16 +73,21 @@ def set_threads(n):
 def blas_info():
     libs = mapped_libraries()
     blas = [p for p in libs if re.search(r'blas|mkl|blis|atlas', os.path.basename(p))]
-    info = {'libraries': blas, 'openblas': OPENBLAS is not None}
-    if OPENBLAS is not None:
+    # Debian's libtorch links libblas.so.3: the first one mapped is the one its GEMMs bind to, whichever
+    # alternative or LD_LIBRARY_PATH folder provided it. OpenBLAS can be mapped as well (through
+    # liblapack.so.3) while the GEMMs still run on the reference library, so the OpenBLAS probe alone
+    # does not tell.
+    libblas = next((p for p in blas if os.path.basename(p).startswith('libblas.so.3')), None)
+    info = {'libraries': blas, 'libblas': libblas, 'openblas': OPENBLAS is not None}
+    # Debian's reference BLAS (libblas3, .../blas/libblas.so.3) is the netlib Fortran code: ~6 GFLOP/s.
+    reference = libblas is not None and os.path.basename(os.path.dirname(libblas)) == 'blas'
+    if OPENBLAS is not None and not reference:
         for fn in ('openblas_get_corename', 'openblas_get_config'):
             f = getattr(OPENBLAS, fn, None)
             if f is not None:
                 f.restype = ctypes.c_char_p
                 info[fn[len('openblas_get_'):]] = f().decode()
-    # Debian's reference BLAS (libblas3) is the netlib Fortran code: ~1 GFLOP/s.
-    info['reference_blas'] = OPENBLAS is None and any(p.endswith('/blas/libblas.so.3') or
-                                                      '/blas/libblas.so.3.' in p for p in blas)
+    info['reference_blas'] = reference
     return info
 
 
