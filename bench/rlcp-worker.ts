@@ -9,19 +9,25 @@
 //   decode {threads, session, n}                 greedy with the KV cache; {ms: [...], tokens: [...]}
 //   sgemm {threads, n, reps}                     native GEMM through the engine; {gflops: [...]}
 //   gemm_shapes {threads, shapes, reps}          the step's GEMM shapes; {gflops: {name: [...]}}
+//   rlcp_init {dir, inputs_path, seed}           rlcp-0.5b-lora: LoRA, probes, the generic targets
+//   rlcp_step {threads}                          one RLCP step (sizes.ts RLCP_05B_LORA); {ms, loss}
 //   status                                       {vmhwm_mb, vmrss_mb}
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
-import { KVCache, Qwen2ForCausalLM } from '../src/nn/qwen2.ts';
+import { KVCache, Qwen2ForCausalLM, tokenRows } from '../src/nn/qwen2.ts';
+import { add, crossEntropy, klDiv, scale } from '../src/tensor/ops.ts';
+import { LoraAdapters } from '../src/unlearn/lora.ts';
+import { adversaryLoss, ProbeSet } from '../src/unlearn/probes.ts';
 import { parseModelConfig } from '../src/io/config.ts';
 import type { WritableDtype } from '../src/io/safetensors.ts';
 import { setNumThreads } from '../src/tensor/kernels/onnx.ts';
 import { gemm } from '../src/tensor/kernels/gemm.ts';
-import { noGrad, type Tensor } from '../src/tensor/tensor.ts';
+import { noGrad, Tensor } from '../src/tensor/tensor.ts';
 import { adamw, chain, clipByGlobalNorm, scaleByLearningRate, type Optimizer } from '../src/tensor/optim.ts';
 import { REPLY_PREFIX, type Reply } from './protocol.ts';
+import { RLCP_05B_LORA, RLCP_ANCHORS, streamRows, type RlcpStream } from './sizes.ts';
 import { snapshotSources, summariseProfile, type CpuProfile } from './profile.ts';
 
 type Command = Record<string, unknown> & { cmd: string };
@@ -40,7 +46,30 @@ interface Decoding {
   next: number;
 }
 
+/** rlcp-0.5b-lora's state: the frozen base (also the reference), its LoRA view, the probes. */
+interface RlcpStep {
+  base: Qwen2ForCausalLM;
+  lora: LoraAdapters;
+  probes: ProbeSet;
+  optimizer: Optimizer;
+  inputs: RlcpInputs;
+  /** The generic-answer KL's fixed targets on the fact rows (the trainer computes them once, before step 1). */
+  genericTargets: Tensor;
+}
+
+/** bench/run.ts writeRlcpInputs: token ids per stream, probe labels. */
+interface RlcpInputs {
+  fact: number[];
+  probe: number[];
+  logic: number[];
+  retain: number[];
+  rag: number[];
+  fact_labels: number[];
+  probe_labels: number[];
+}
+
 let training: Training | null = null;
+let rlcp: RlcpStep | null = null;
 let inference: Qwen2ForCausalLM | null = null;
 const sessions = new Map<string, Decoding>();
 
@@ -81,6 +110,67 @@ function trainStep(t: Training): { ms: number; loss: number } {
   loss!.backward({ releaseActivations: true });
   t.optimizer.step(t.params);
   return { ms: performance.now() - start, loss: value };
+}
+
+/** The probes' features of a stream: hidden states of the probe layers at each sequence's last prompt token. */
+function probeFeatures(hidden: readonly Tensor[], s: RlcpStream): Tensor[] {
+  const last = Int32Array.from({ length: s.batch }, (_, b) => b * s.seq + s.seq - 1 - s.rows);
+  return RLCP_05B_LORA.probeLayers.map((l) => tokenRows(hidden[l]!, last));
+}
+
+/**
+ * One RLCP step, the trainer's work in the trainer's order (src/unlearn/trainer.ts): the fact stream
+ * (probe update on detached features, adversary through gradient reversal + generic KL, backward), then
+ * each anchor stream (CE + β·KL to the reference's logits, backward), then clip + AdamW on the adapters.
+ */
+function rlcpStep(t: RlcpStep): { ms: number; loss: number } {
+  const spec = RLCP_05B_LORA;
+  const start = performance.now();
+  const m = t.lora.model();
+  const ids = (name: keyof RlcpInputs) => Int32Array.from(t.inputs[name]);
+  let total = 0;
+  const fact = spec.fact;
+  const out = m.forward(ids('fact'), {
+    batch: fact.batch,
+    seq: fact.seq,
+    outputHiddenStates: true,
+    logits: streamRows(fact),
+  });
+  const own = probeFeatures(out.hiddenStates!, fact);
+  const retain = noGrad(() => {
+    const hidden = m.forward(ids('probe'), {
+      batch: spec.probe.batch,
+      seq: spec.probe.seq,
+      outputHiddenStates: true,
+      logits: 'none',
+    }).hiddenStates!;
+    return probeFeatures(hidden, spec.probe).map((h) => Float32Array.from(h.data));
+  });
+  const factLabels = Int32Array.from(t.inputs.fact_labels);
+  const feats = own.map((h, i) => {
+    const both = new Float32Array(h.size + retain[i]!.length);
+    both.set(h.data);
+    both.set(retain[i]!, h.size);
+    return both;
+  });
+  t.probes.train(feats, Int32Array.from([...factLabels, ...t.inputs.probe_labels]));
+  const adv = adversaryLoss(t.probes, own, factLabels, 'uniform', spec.lambda);
+  const factLoss = add(adv.loss, scale(klDiv(t.genericTargets, out.logits!), spec.generic));
+  total += factLoss.item();
+  factLoss.backward({ releaseActivations: true });
+  for (const name of RLCP_ANCHORS) {
+    const s = spec[name];
+    const rows = streamRows(s);
+    const tokens = ids(name);
+    const targets = Int32Array.from(rows, (r) => tokens[r + 1]!);
+    const logits = m.forward(tokens, { batch: s.batch, seq: s.seq, logits: rows }).logits!;
+    const ref = noGrad(() => t.base.forward(tokens, { batch: s.batch, seq: s.seq, logits: rows }).logits!);
+    const loss = add(crossEntropy(logits, targets), scale(klDiv(ref, logits), spec.beta));
+    total += loss.item();
+    loss.backward({ releaseActivations: true });
+  }
+  t.optimizer.step(t.lora.params);
+  return { ms: performance.now() - start, loss: total };
 }
 
 async function handle(command: Command): Promise<Reply> {
@@ -212,6 +302,45 @@ async function handle(command: Command): Promise<Reply> {
         }
       }
       return { gflops };
+    }
+    case 'rlcp_init': {
+      const spec = RLCP_05B_LORA;
+      const base = Qwen2ForCausalLM.fromPretrained(str(command, 'dir'));
+      base.setTrainable(() => false);
+      const seed = num(command, 'seed');
+      const lora = new LoraAdapters(base, { ...spec.lora, layers: null }, seed);
+      const probes = new ProbeSet(
+        'bench',
+        spec.probeClasses,
+        base.config.hiddenSize,
+        spec.probeLayers.length,
+        spec.probeLr,
+        0,
+      );
+      probes.reset(seed + 1);
+      const inputs = JSON.parse(readFileSync(str(command, 'inputs_path'), 'utf8')) as RlcpInputs;
+      const genericTargets = noGrad(() => {
+        const logits = base.forward(Int32Array.from(inputs.fact), {
+          batch: spec.fact.batch,
+          seq: spec.fact.seq,
+          logits: streamRows(spec.fact),
+        }).logits!;
+        return Tensor.from(Float32Array.from(logits.data), logits.shape);
+      });
+      const optimizer = chain(
+        clipByGlobalNorm(spec.clip),
+        adamw({ weightDecay: 0 }),
+        scaleByLearningRate(spec.lr),
+      );
+      rlcp = { base, lora, probes, optimizer, inputs, genericTargets };
+      return {
+        params: base.numParameters(),
+        lora_params: [...lora.params.values()].reduce((n, p) => n + p.size, 0),
+      };
+    }
+    case 'rlcp_step': {
+      if (!rlcp) throw new Error('rlcp_step before rlcp_init');
+      return rlcpStep(rlcp);
     }
     case 'status':
       return memoryStatus();

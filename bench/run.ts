@@ -23,7 +23,11 @@ import {
   QWEN25_05B,
   TRAIN_SHAPES,
   TRAIN_SIZES,
+  RLCP_05B_LORA,
+  RLCP_ANCHORS,
+  isTrainSize,
   resolveSizes,
+  rlcpStepFlops,
   trainGemmShapes,
   trainStepFlops,
   type TrainSize,
@@ -425,6 +429,135 @@ async function profileTrain(
   }
 }
 
+// ---- rlcp-0.5b-lora: one RLCP step at Qwen2.5-0.5B's shape ----
+
+interface RlcpResult {
+  params: number;
+  loraParams: number;
+  warmup: number;
+  steps: number;
+  flops: ReturnType<typeof rlcpStepFlops>;
+  ms: Record<string, number[]>;
+  firstLoss: { rlcp: number; torch_best: number };
+  rss: { rlcp: number; torchBest: number };
+}
+
+/** Token ids of every stream and the probes' labels, seeded, for both sides (rlcp-worker.ts RlcpInputs). */
+function writeRlcpInputs(path: string, seed: number): void {
+  const spec = RLCP_05B_LORA;
+  const rng = new Rng(seed);
+  const ids = (s: { batch: number; seq: number }) =>
+    Array.from({ length: s.batch * s.seq }, () => rng.int(spec.config.vocab_size));
+  const labels = (n: number) => Array.from({ length: n }, () => rng.int(spec.probeClasses));
+  const inputs = {
+    fact: ids(spec.fact),
+    probe: ids(spec.probe),
+    ...Object.fromEntries(RLCP_ANCHORS.map((name) => [name, ids(spec[name])])),
+    fact_labels: labels(spec.fact.batch),
+    probe_labels: labels(spec.probe.batch),
+  };
+  writeFileSync(path, JSON.stringify(inputs));
+}
+
+/**
+ * rlcp against PyTorch with OPENBLAS_* unset (the peer's best case) at 1 and 2 threads; the peer's other
+ * process only joins the SGEMM (three 0.5B processes of 5–6 GB each would not leave room for a fourth).
+ */
+async function benchRlcpStep(
+  ctx: { dir: string; peer: PeerSetup; threads: number; steps?: number; warmup?: number },
+  onWorkers: (rlcp: BenchWorker, torch: BenchWorker, best: BenchWorker) => Promise<void>,
+): Promise<RlcpResult> {
+  const spec = RLCP_05B_LORA;
+  const steps = ctx.steps ?? spec.steps;
+  const warmup = ctx.warmup ?? spec.warmup;
+  const modelDir = join(ctx.dir, 'rlcp-0.5b-lora');
+  const inputsPath = join(ctx.dir, 'rlcp-0.5b-lora.json');
+  log(`rlcp-0.5b-lora: writing Qwen2.5-0.5B-shaped random weights as BF16 (saveToDir)`);
+  await initModel(modelDir, spec.config, 'BF16');
+  writeRlcpInputs(inputsPath, SEED + 3);
+  const rlcp = rlcpWorker('rlcp rlcp-0.5b-lora');
+  const torch = torchWorker('torch rlcp-0.5b-lora (SGEMM only)', ctx.peer, false);
+  const best = torchWorker('torch (OPENBLAS_* unset) rlcp-0.5b-lora', ctx.peer, true);
+  const workers = [rlcp, torch, best];
+  try {
+    const init = { dir: modelDir, inputs_path: inputsPath, seed: SEED, spec };
+    const rlcpInit = await rlcp.call('rlcp_init', init);
+    await best.call('rlcp_init', init);
+    await onWorkers(rlcp, torch, best);
+    await torch.close();
+    const all = configs(rlcp, torch, best, ctx.threads).filter((c) => c.side !== 'torch');
+    const ms: Record<string, number[]> = Object.fromEntries(all.map((c) => [c.key, []]));
+    const firstLoss: Record<string, number> = {};
+    let active = all;
+    let bar = new ProgressBar({ label: 'rlcp-0.5b-lora', total: (warmup + 1) * all.length, unit: 'step' });
+    for (let r = 0; r < warmup + steps; r++) {
+      for (const c of rotated(active, r)) {
+        const reply = await c.worker.call('rlcp_step', { threads: c.threads });
+        if (!(c.worker.label in firstLoss)) firstLoss[c.worker.label] = reply.loss as number;
+        if (r >= warmup) ms[c.key]!.push(reply.ms as number);
+        bar.tick(1, 1, { loss: reply.loss as number });
+      }
+      if (r === warmup && steps > 1) {
+        bar.finish();
+        active = prune(active, ms, 'rlcp-0.5b-lora');
+        bar = new ProgressBar({ label: 'rlcp-0.5b-lora', total: (steps - 1) * active.length, unit: 'step' });
+      }
+    }
+    bar.finish();
+    const rss = async (w: BenchWorker) => (await w.call('status')).vmhwm_mb as number;
+    return {
+      params: rlcpInit.params as number,
+      loraParams: rlcpInit.lora_params as number,
+      warmup,
+      steps,
+      flops: rlcpStepFlops(spec),
+      ms,
+      firstLoss: { rlcp: firstLoss[rlcp.label]!, torch_best: firstLoss[best.label]! },
+      rss: { rlcp: await rss(rlcp), torchBest: await rss(best) },
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.close().catch(() => w.kill())));
+    rmSync(modelDir, { recursive: true, force: true });
+  }
+}
+
+/** The JSON row of rlcp-0.5b-lora: step times, FLOPs, model-FLOP utilisation against each side's SGEMM. */
+function rlcpSummary(r: RlcpResult, rlcpKey: string, sgemm: SgemmResult) {
+  const best = bestOf(r.ms, ['best@1', 'best@2'], 1);
+  const rlcpS = median(r.ms[rlcpKey]!) / 1000;
+  const bestS = 1 / best.perS;
+  const rlcpSgemm = median(sgemm.rlcp) * 1e9;
+  const torchSgemm = median(sgemm.torchBest) * 1e9;
+  return {
+    json: {
+      size: 'rlcp-0.5b-lora',
+      rlcp_step_s: round(rlcpS),
+      torch_best_step_s: round(bestS),
+      torch_best_config: best.key,
+      ratio_best: round(bestS / rlcpS),
+      flops_forward: r.flops.forward,
+      flops_backward: r.flops.backward,
+      flops_reference: r.flops.reference,
+      flops_total: r.flops.total,
+      rlcp_gflops: round(r.flops.total / rlcpS / 1e9),
+      torch_best_gflops: round(r.flops.total / bestS / 1e9),
+      rlcp_sgemm_gflops: round(rlcpSgemm / 1e9),
+      torch_best_sgemm_gflops: round(torchSgemm / 1e9),
+      rlcp_mfu: round(r.flops.total / rlcpS / rlcpSgemm),
+      torch_best_mfu: round(r.flops.total / bestS / torchSgemm),
+      rlcp_peak_rss_mb: round(r.rss.rlcp, 1),
+      torch_best_peak_rss_mb: round(r.rss.torchBest, 1),
+      rlcp_loss_first: round(r.firstLoss.rlcp, 6),
+      torch_best_loss_first: round(r.firstLoss.torch_best, 6),
+      params: r.params,
+      lora_params: r.loraParams,
+      steps: r.steps,
+      warmup: r.warmup,
+    },
+    bestKey: best.key,
+  };
+}
+
 // ---- inference ----
 
 interface InferenceResult {
@@ -696,7 +829,8 @@ function printProfile(
 
 export async function runBench(args: ParsedArgs): Promise<number> {
   const requested = resolveSizes(optString(args, 'size') ?? 'all');
-  const sizes = optFlag(args, 'skip-train') ? [] : requested;
+  const sizes = optFlag(args, 'skip-train') ? [] : requested.filter(isTrainSize);
+  const withRlcpStep = !optFlag(args, 'skip-train') && requested.includes('rlcp-0.5b-lora');
   const skipInference = optFlag(args, 'skip-inference');
   const threads = optNumber(args, 'threads', 2);
   const positiveInt = (key: string, fallback: number | undefined) => {
@@ -735,7 +869,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     }
     return 0;
   }
-  if (sizes.length === 0 && skipInference)
+  if (sizes.length === 0 && !withRlcpStep && skipInference)
     throw new Error('nothing to run (--skip-train and --skip-inference)');
 
   // Before any work: a peer on the reference BLAS is refused (or, when allowed, its ratios marked invalid).
@@ -754,11 +888,13 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     sgemm = await measureSgemm(rlcp, torch, best, threads);
   };
   const train: TrainResult[] = [];
+  let rlcpStep: RlcpResult | null = null;
   let inference: InferenceResult | null = null;
   try {
     for (const size of sizes) {
       train.push(await benchTrain(size, { dir, peer, threads, steps, warmup, profile }, once));
     }
+    if (withRlcpStep) rlcpStep = await benchRlcpStep({ dir, peer, threads, steps, warmup }, once);
     if (!skipInference) {
       inference = await benchInference({ dir, peer, threads, prompt, decode, prefillRounds }, once);
     }
@@ -871,6 +1007,49 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     console.log('(peak RSS = VmHWM of each process; loss₀ = first step, identical weights and tokens)');
     for (const t of train) if (t.profile) printProfile(t, ratioValid);
   }
+  let rlcpStepJson: Record<string, unknown> | null = null;
+  if (rlcpStep && sg) {
+    const r = rlcpStep as RlcpResult;
+    const s = rlcpSummary(r, rlcpKey, sg);
+    rlcpStepJson = s.json;
+    const j = s.json;
+    console.log(
+      `\nrlcp-0.5b-lora: one RLCP step at Qwen2.5-0.5B's shape (random init, BF16 on disk, LoRA r 8 on ` +
+        `all projections: ${(r.loraParams / 1e6).toFixed(2)}M trained), configs/qwen2.5-0.5b-lora.json's ` +
+        'streams (fact 4 + probe prompts 32, logic 2, retain 4, RAG 4), per-step reference; median of N steps ' +
+        "after W warm-up, interleaved; MFU = step FLOP/s ÷ the same side's SGEMM 1024³ FLOP/s in this run.",
+    );
+    console.log(
+      `FLOPs per step: forward ${(r.flops.forward / 1e12).toFixed(3)} T, backward ` +
+        `${(r.flops.backward / 1e12).toFixed(3)} T, reference ${(r.flops.reference / 1e12).toFixed(3)} T, ` +
+        `total ${(r.flops.total / 1e12).toFixed(3)} T (formula: bench/README.md)`,
+    );
+    const keys = Object.keys(r.ms);
+    console.log(
+      table(
+        ['config', 'N/W', 'step s', 'GFLOP/s', 'MFU', 'loss₀', 'peak RSS MB'],
+        keys.map((key) => {
+          const sec = median(r.ms[key]!) / 1000;
+          const isRlcp = key === rlcpKey;
+          const sgemmFlops = median(isRlcp ? sg.rlcp : sg.torchBest) * 1e9;
+          return [
+            key,
+            `${r.ms[key]!.length}/${r.warmup}`,
+            fmt(sec, 2),
+            fmt(r.flops.total / sec / 1e9),
+            `${fmt((100 * r.flops.total) / sec / sgemmFlops)}%`,
+            (isRlcp ? r.firstLoss.rlcp : r.firstLoss.torch_best).toFixed(4),
+            fmt(isRlcp ? r.rss.rlcp : r.rss.torchBest, 0),
+          ];
+        }),
+      ),
+    );
+    console.log(
+      `ratio_best (PyTorch ${s.bestKey} step time / rlcp's) ${ratio(j.ratio_best)} (target ≥ 2.0); ` +
+        `rlcp MFU ${fmt(100 * j.rlcp_mfu)}% (target ≥ 50%); rlcp peak RSS ${fmt(j.rlcp_peak_rss_mb, 0)} MB ` +
+        "(target ≤ 6144). loss₀ differs: the probes and LoRA A are initialised by each side's own RNG.",
+    );
+  }
   let inferenceJson: Record<string, unknown> | null = null;
   if (inference) {
     const inf = inference as InferenceResult;
@@ -930,6 +1109,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   if (asJson) {
     const out = {
       train_step: trainJson.map((t) => ({ ...t.json, ...peerJson })),
+      rlcp_step: rlcpStepJson ? { ...rlcpStepJson, ...peerJson } : null,
       sgemm_gflops: sg ? round(median(sg.rlcp)) : null,
       torch_sgemm_gflops: sg ? round(median(sg.torch)) : null,
       inference: inferenceJson ? { ...inferenceJson, ...peerJson } : null,

@@ -10,14 +10,22 @@ export type TrainSize = 'small' | 'qwen0.5b-2L' | 'world';
 export const TRAIN_SIZES: readonly TrainSize[] = ['small', 'qwen0.5b-2L'];
 export const ALL_TRAIN_SIZES: readonly TrainSize[] = [...TRAIN_SIZES, 'world'];
 
+/** Paper-scale sizes, asked for by name only (minutes each): one RLCP step at Qwen2.5-0.5B's shape. */
+export const PAPER_SIZES = ['rlcp-0.5b-lora'] as const;
+export type PaperSize = (typeof PAPER_SIZES)[number];
+export type BenchSize = TrainSize | PaperSize;
+
+export const isTrainSize = (size: BenchSize): size is TrainSize =>
+  (ALL_TRAIN_SIZES as readonly string[]).includes(size);
+
 /**
  * The sizes `--size` names: a comma-separated list of sizes, or `all` (the default list). An unknown
  * name is refused with the list of sizes.
  */
-export function resolveSizes(arg: string): TrainSize[] {
+export function resolveSizes(arg: string): BenchSize[] {
   const names = arg.split(',').map((name) => name.trim());
   if (names.length === 1 && names[0] === 'all') return [...TRAIN_SIZES];
-  const known = ALL_TRAIN_SIZES as readonly string[];
+  const known: readonly string[] = [...ALL_TRAIN_SIZES, ...PAPER_SIZES];
   for (const name of names) {
     if (!known.includes(name)) {
       throw new Error(
@@ -25,7 +33,7 @@ export function resolveSizes(arg: string): TrainSize[] {
       );
     }
   }
-  return [...new Set(names)] as TrainSize[];
+  return [...new Set(names)] as BenchSize[];
 }
 
 export interface TrainShape {
@@ -182,4 +190,112 @@ export function trainGemmShapes(config: Record<string, unknown>, batch: number, 
     });
   }
   return shapes;
+}
+
+// ---- rlcp-0.5b-lora: one RLCP step at Qwen2.5-0.5B's shape ----
+
+/** One stream of the RLCP step: `batch` sequences of `seq` tokens; the last `rows` positions before the final token are trained. */
+export interface RlcpStream {
+  batch: number;
+  seq: number;
+  /** Rows with logits: the fact stream's answer rows, the anchors' trained completion tokens. */
+  rows: number;
+}
+
+/**
+ * One RLCP step as `rlcp metabolize --config configs/qwen2.5-0.5b-lora.json` runs it (src/unlearn/trainer.ts),
+ * with DEFAULT_CONFIG's other values: LoRA rank 8 / α 16 on all seven projections of all 24 layers; the fact
+ * stream's adversary on hidden states 16…24 (deep-third), last prompt token, one probe per layer, objective
+ * "uniform", λ 0.5, plus the generic-answer KL (weight 2) on the answer rows; probes trained on the 4 forget
+ * rows and 32 retain prompts (a no-grad forward); logic, retain and RAG streams with CE + β·KL (β 3) to the
+ * per-step reference forward (the base model without adapters). Token lengths are fixed and the tokens
+ * random: facts and probe prompts 24 tokens (3 answer rows), logic 2 × 160 (96 trained rows, a GSM8K
+ * solution), retain 4 × 24 (3 rows), RAG 4 × 96 (4 rows: a passage, a question, a short answer).
+ */
+export const RLCP_05B_LORA = {
+  config: QWEN25_05B,
+  lora: {
+    rank: 8,
+    alpha: 16,
+    targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  },
+  probeLayers: [16, 17, 18, 19, 20, 21, 22, 23, 24],
+  probeClasses: 16,
+  lambda: 0.5,
+  generic: 2,
+  beta: 3,
+  lr: 3e-4,
+  probeLr: 1e-2,
+  clip: 1,
+  fact: { batch: 4, seq: 24, rows: 3 },
+  probe: { batch: 32, seq: 24, rows: 3 },
+  logic: { batch: 2, seq: 160, rows: 96 },
+  retain: { batch: 4, seq: 24, rows: 3 },
+  rag: { batch: 4, seq: 96, rows: 4 },
+  warmup: 1,
+  steps: 2,
+} as const;
+
+export type RlcpStepSpec = typeof RLCP_05B_LORA;
+export const RLCP_ANCHORS = ['logic', 'retain', 'rag'] as const;
+
+/** Flat row indices b·T + t of a stream's trained rows: the `rows` positions before each sequence's last. */
+export function streamRows(s: RlcpStream): Int32Array {
+  const out = new Int32Array(s.batch * s.rows);
+  for (let b = 0; b < s.batch; b++)
+    for (let r = 0; r < s.rows; r++) out[b * s.rows + r] = b * s.seq + s.seq - 1 - s.rows + r;
+  return out;
+}
+
+/** FLOPs of one forward over a stream, by part: frozen linear layers, attention, LoRA adapters, lm_head rows. */
+function forwardFlops(spec: RlcpStepSpec, s: RlcpStream, logits: boolean) {
+  const c = spec.config;
+  const headDim = c.hidden_size / c.num_attention_heads;
+  const q = c.num_attention_heads * headDim;
+  const kv = c.num_key_value_heads * headDim;
+  const d = c.hidden_size;
+  const mlp = c.intermediate_size;
+  const tokens = s.batch * s.seq;
+  // (in, out) of the seven projections
+  const projections: [number, number][] = [
+    [d, q],
+    [d, kv],
+    [d, kv],
+    [q, d],
+    [d, mlp],
+    [d, mlp],
+    [mlp, d],
+  ];
+  const layers = c.num_hidden_layers;
+  const linear = layers * projections.reduce((sum, [i, o]) => sum + 2 * tokens * i * o, 0);
+  const lora = layers * projections.reduce((sum, [i, o]) => sum + 2 * tokens * spec.lora.rank * (i + o), 0);
+  const attention = layers * 2 * 2 * s.batch * c.num_attention_heads * s.seq * s.seq * headDim;
+  const head = logits ? 2 * s.batch * s.rows * d * c.vocab_size : 0;
+  return { linear, lora, attention, head };
+}
+
+/**
+ * FLOPs of one RLCP step (GEMMs only), split as the bench reports them. A trained forward F (frozen
+ * linear + LoRA + attention + lm_head rows) is followed by a backward of ≈ 1× the frozen linear layers and the
+ * lm_head (input gradients only: the base is frozen), 2× LoRA (input and weight gradients) and 2× attention
+ * (four GEMMs for the two of the forward); the reference and the probes' retain prompts are no-grad forwards.
+ */
+export function rlcpStepFlops(spec: RlcpStepSpec) {
+  let forward = 0;
+  let backward = 0;
+  let reference = 0;
+  const trained = (s: RlcpStream, logits: boolean) => {
+    const f = forwardFlops(spec, s, logits);
+    forward += f.linear + f.lora + f.attention + f.head;
+    backward += f.linear + 2 * f.lora + 2 * f.attention + f.head;
+  };
+  trained(spec.fact, true);
+  const probe = forwardFlops(spec, spec.probe, false);
+  forward += probe.linear + probe.lora + probe.attention;
+  for (const name of RLCP_ANCHORS) {
+    trained(spec[name], true);
+    const f = forwardFlops(spec, spec[name], true);
+    reference += f.linear + f.attention + f.head;
+  }
+  return { forward, backward, reference, total: forward + backward + reference };
 }

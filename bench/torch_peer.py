@@ -10,6 +10,8 @@ Reads one JSON command per stdin line and answers each with one stdout line `@@b
   decode {threads, session, n}               greedy with the KV cache; {ms: [...], tokens: [...]}
   sgemm {threads, n, reps}                   torch.mm; {gflops: [...]}
   gemm_shapes {threads, shapes, reps}        torch.mm at the step's GEMM shapes; {gflops: {name: [...]}}
+  rlcp_init {dir, inputs_path, spec, seed}   rlcp-0.5b-lora: LoRA adapters, probes, generic targets
+  rlcp_step {threads}                        one RLCP step (bench/sizes.ts RLCP_05B_LORA); {ms, loss}
   status                                     {vmhwm_mb, vmrss_mb}
   exit
 
@@ -195,6 +197,155 @@ class Training:
         return {'ms': ms, 'loss': loss.item()}
 
 
+# ---- rlcp-0.5b-lora: one RLCP step, the work of bench/rlcp-worker.ts rlcpStep ----
+
+class GradReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.lam * grad, None
+
+
+def stream_rows(s):
+    return torch.tensor([b * s['seq'] + s['seq'] - 1 - s['rows'] + r
+                         for b in range(s['batch']) for r in range(s['rows'])])
+
+
+def kl_rows(ref_logits, logits):
+    # KL(softmax(ref) ‖ softmax(logits)) summed over the vocabulary, mean over rows (rlcp's klDiv).
+    return F.kl_div(F.log_softmax(logits, -1), F.log_softmax(ref_logits, -1), log_target=True,
+                    reduction='sum') / logits.shape[0]
+
+
+class RlcpStep:
+    """The frozen base (also the reference), LoRA adapters on every projection, one probe per probe layer."""
+
+    def __init__(self, cmd):
+        cfg, params = load_model_folder(cmd['dir'])
+        self.cfg, self.params, self.spec = cfg, params, cmd['spec']
+        with open(cmd['inputs_path']) as f:
+            self.inputs = json.load(f)
+        spec = self.spec
+        gen = torch.Generator().manual_seed(cmd['seed'])
+        rank, alpha = spec['lora']['rank'], spec['lora']['alpha']
+        self.scaling = alpha / rank
+        self.lora = {}
+        for name, w in params.items():
+            m = re.match(r'model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.weight$', name)
+            if m and m.group(2) in spec['lora']['targets']:
+                out, inp = w.shape
+                a = (torch.randn(rank, inp, generator=gen) / math.sqrt(inp)).requires_grad_(True)
+                self.lora[name] = (a, torch.zeros(out, rank, requires_grad=True))
+        d, k = cfg['hidden_size'], spec['probeClasses']
+        self.probes = [((torch.randn(k, d, generator=gen) / math.sqrt(d)).requires_grad_(True),
+                        torch.zeros(k, requires_grad=True)) for _ in spec['probeLayers']]
+        self.probe_opt = torch.optim.AdamW([t for p in self.probes for t in p], lr=spec['probeLr'], weight_decay=0)
+        self.lora_params = [t for pair in self.lora.values() for t in pair]
+        self.optimizer = torch.optim.AdamW(self.lora_params, lr=spec['lr'], weight_decay=0)
+        self.head = params['model.embed_tokens.weight'] if cfg['tie_word_embeddings'] else params['lm_head.weight']
+        self.rope = {}
+        with torch.no_grad():
+            _, logits = self.forward('fact', lora=False, logits=True, hidden=False)
+        self.generic_targets = logits
+
+    def linear(self, x, name, lora):
+        y = F.linear(x, self.params[name], self.params.get(name[:-len('weight')] + 'bias'))
+        if lora and name in self.lora:
+            a, b = self.lora[name]
+            y = y + self.scaling * F.linear(F.linear(x, a), b)
+        return y
+
+    def layer(self, h, p, lora, cos, sin, mask):
+        cfg, eps = self.cfg, self.cfg['rms_norm_eps']
+        b, t, _ = h.shape
+        nq, nkv, dh = cfg['num_attention_heads'], cfg['num_key_value_heads'], ref.head_dim(cfg)
+        x = ref.rms_norm(h, self.params[p + 'input_layernorm.weight'], eps)
+
+        def proj(name, heads):
+            return self.linear(x, p + 'self_attn.' + name + '.weight', lora).view(b, t, heads, dh).transpose(1, 2)
+
+        q, k, v = proj('q_proj', nq), proj('k_proj', nkv), proj('v_proj', nkv)
+        q, k = ref.apply_rotary(q, k, cos, sin)
+        k, v = ref.repeat_kv(k, nq // nkv), ref.repeat_kv(v, nq // nkv)
+        probs = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + mask, dim=-1)
+        out = (probs @ v).transpose(1, 2).reshape(b, t, nq * dh)
+        h = h + self.linear(out, p + 'self_attn.o_proj.weight', lora)
+        x = ref.rms_norm(h, self.params[p + 'post_attention_layernorm.weight'], eps)
+        gate = self.linear(x, p + 'mlp.gate_proj.weight', lora)
+        up = self.linear(x, p + 'mlp.up_proj.weight', lora)
+        return h + self.linear(F.silu(gate) * up, p + 'mlp.down_proj.weight', lora)
+
+    def forward(self, stream, lora, logits, hidden):
+        """(hidden states in HF's convention or None, logits at the stream's trained rows or None)."""
+        cfg, s = self.cfg, self.spec[stream]
+        b, t = s['batch'], s['seq']
+        if (b, t) not in self.rope:
+            positions = torch.arange(t).expand(b, t)
+            cos, sin = ref.rotary_cos_sin(positions, ref.head_dim(cfg), cfg['rope_theta'], torch.float32)
+            self.rope[b, t] = (cos, sin, ref.additive_mask(torch.ones(b, t, dtype=torch.int64), torch.float32))
+        cos, sin, mask = self.rope[b, t]
+        ids = torch.tensor(self.inputs[stream]).reshape(b, t)
+        h = F.embedding(ids, self.params['model.embed_tokens.weight'])
+        states = []
+        for layer in range(cfg['num_hidden_layers']):
+            states.append(h)
+            h = self.layer(h, 'model.layers.%d.' % layer, lora, cos, sin, mask)
+        h = ref.rms_norm(h, self.params['model.norm.weight'], cfg['rms_norm_eps'])
+        states.append(h)
+        out = F.linear(h.reshape(b * t, -1)[stream_rows(s)], self.head) if logits else None
+        return (states if hidden else None), out
+
+    def features(self, states, stream):
+        s = self.spec[stream]
+        return [states[l][:, s['seq'] - 1 - s['rows']] for l in self.spec['probeLayers']]
+
+    def step(self):
+        spec = self.spec
+        start = time.perf_counter()
+        total = 0.0
+        states, logits = self.forward('fact', lora=True, logits=True, hidden=True)
+        own = self.features(states, 'fact')
+        with torch.no_grad():
+            retain_states, _ = self.forward('probe', lora=True, logits=False, hidden=True)
+            retain = self.features(retain_states, 'probe')
+        del retain_states
+        fact_labels = torch.tensor(self.inputs['fact_labels'])
+        labels = torch.cat([fact_labels, torch.tensor(self.inputs['probe_labels'])])
+        self.probe_opt.zero_grad(set_to_none=True)
+        for (w, bias), f, r in zip(self.probes, own, retain):
+            F.cross_entropy(F.linear(torch.cat([f.detach(), r]), w, bias), labels).backward()
+        self.probe_opt.step()
+        # Objective "uniform": the probe side's KL(u ‖ p), reversed into the backbone (src/unlearn/probes.ts).
+        k = spec['probeClasses']
+        adv = 0
+        for (w, bias), f in zip(self.probes, own):
+            logp = F.log_softmax(F.linear(GradReverse.apply(f, spec['lambda']), w.detach(), bias.detach()), -1)
+            adv = adv - (-logp.mean() - math.log(k))
+        loss = adv / len(self.probes) + spec['generic'] * kl_rows(self.generic_targets, logits)
+        total += loss.item()
+        loss.backward()
+        del states, own, logits, loss
+        for name in ('logic', 'retain', 'rag'):
+            s = spec[name]
+            ids = torch.tensor(self.inputs[name])
+            targets = ids[stream_rows(s) + 1]
+            _, logits = self.forward(name, lora=True, logits=True, hidden=False)
+            with torch.no_grad():
+                _, ref_logits = self.forward(name, lora=False, logits=True, hidden=False)
+            loss = F.cross_entropy(logits, targets) + spec['beta'] * kl_rows(ref_logits, logits)
+            total += loss.item()
+            loss.backward()
+            del logits, ref_logits, loss
+        torch.nn.utils.clip_grad_norm_(self.lora_params, spec['clip'])
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {'ms': (time.perf_counter() - start) * 1000, 'loss': total}
+
+
 # ---- inference: the reference blocks with a preallocated KV cache ----
 
 class Inference:
@@ -343,6 +494,12 @@ def main():
             return sgemm(cmd)
         if name == 'gemm_shapes':
             return gemm_shapes(cmd)
+        if name == 'rlcp_init':
+            state['rlcp'] = RlcpStep(cmd)
+            return {'params': sum(p.numel() for p in state['rlcp'].params.values()),
+                    'lora_params': sum(p.numel() for p in state['rlcp'].lora_params)}
+        if name == 'rlcp_step':
+            return state['rlcp'].step()
         if name == 'status':
             return memory_status()
         raise ValueError('unknown command %r' % name)

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { peerBlas, ratioCell, ratioValidity, REFERENCE_BLAS_FIX } from '../../bench/peer-blas.ts';
-import { ALL_TRAIN_SIZES, TRAIN_SIZES, resolveSizes } from '../../bench/sizes.ts';
+import { ALL_TRAIN_SIZES, PAPER_SIZES, TRAIN_SIZES, resolveSizes } from '../../bench/sizes.ts';
 
 // `info` replies of bench/torch_peer.py as measured on this machine: Debian's OpenBLAS, and netlib's
 // libblas.so.3 put first on LD_LIBRARY_PATH while OpenBLAS is still mapped through liblapack.so.3.
@@ -68,6 +68,7 @@ test('bench sizes: all, lists, and an unknown name refused with the list of size
   assert.throws(
     () => resolveSizes('small,qwen-7b'),
     (error: Error) =>
-      error.message.includes('"qwen-7b"') && ALL_TRAIN_SIZES.every((size) => error.message.includes(size)),
+      error.message.includes(`"qwen-7b"`) &&
+      [...ALL_TRAIN_SIZES, ...PAPER_SIZES].every((size) => error.message.includes(size)),
   );
 });
