@@ -580,7 +580,8 @@ function checkRelearning(c: Checker, root: Json): void {
     if (ranks && steps && ranks.length !== steps.length)
       c.fail(join(p, 'mean_rank'), `has ${ranks.length} values but relearning.steps has ${steps.length}`);
   });
-  if (relearning.splits !== undefined) c.number(relearning, 'splits', 'relearning', { min: 1, integer: true });
+  if (relearning.splits !== undefined)
+    c.number(relearning, 'splits', 'relearning', { min: 1, integer: true });
   for (const required of ['rlcp', 'base']) {
     if (!seen.has(required)) c.fail('relearning.curves', `needs a curve with id "${required}"`);
   }
