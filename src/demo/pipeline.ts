@@ -9,7 +9,8 @@ import { loadWorld, type World } from '../data/world.ts';
 import { evaluateModel, type EvalResults } from '../eval/suites/runner.ts';
 import { factSuitesFromWorld } from '../eval/suites/items.ts';
 import type { LogicItemResult } from '../eval/suites/recall.ts';
-import { relearnAttack, relearnSplit, type RelearnCurve } from '../eval/suites/relearn.ts';
+import { relearnSplits } from '../eval/suites/relearn.ts';
+import { compareToOracle, runTamperBattery, type TamperModelResult } from '../eval/suites/tamper.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { toJsonl } from '../io/jsonl.ts';
 import { checkTokenizerMatchesConfig, loadTokenizer, type RlcpTokenizer } from '../io/tokenizer.ts';
@@ -18,6 +19,7 @@ import {
   SCHEMA_VERSION,
   validateResults,
   type ItemFile,
+  type MethodId,
   type MethodResult,
   type RunResults,
 } from '../report/schema.ts';
@@ -38,6 +40,8 @@ import {
   crystallizationOf,
   examples,
   formatSummaryTable,
+  formatTamperTable,
+  tamperSection,
   itemDescription,
   markdownSummary,
   meanProbeAccuracy,
@@ -174,7 +178,7 @@ export async function runDemo(
   const hasOracle = existsSync(oracleDir);
   if (!hasOracle) {
     notes.push(
-      `No oracle model at ${oracleDir} (pretrain one with \`rlcp pretrain --oracle\`): the relearning attack runs on RLCP and the base model only.`,
+      `No oracle model at ${oracleDir} (pretrain one with \`rlcp pretrain --oracle\`): the tamper battery runs without its reference, so nothing is compared with an oracle.`,
     );
   }
 
@@ -204,7 +208,7 @@ export async function runDemo(
       baseline_probe_kinds: plan.baselineProbeKinds,
       probe_seed: options.seed,
     },
-    relearn: plan.relearn,
+    tamper: plan.tamper,
     methods: plan.methods,
   };
   writeJsonAtomic(join(runDir, 'config.json'), { ...baseConfig, status: 'running' });
@@ -279,6 +283,8 @@ export async function runDemo(
     return { model: outcome.model, seconds };
   };
   const rlcpRun = await train('rlcp');
+  // Every trained model stays in memory for the tamper battery (world models are a few MB each).
+  const tamperModels: { id: string; model: Qwen2ForCausalLM }[] = [{ id: 'rlcp', model: rlcpRun.model }];
   const rlcpConfigResolved = plan.methods.rlcp;
 
   clock.begin('rlcp-eval');
@@ -310,6 +316,7 @@ export async function runDemo(
       continue;
     }
     const run = await train(method);
+    tamperModels.push({ id: method, model: run.model });
     // Auto: probes while the stage keeps to its schedule (this baseline's share of the stage budget).
     const share = (i + 1) / options.baselines.length;
     const withProbes =
@@ -344,21 +351,39 @@ export async function runDemo(
     );
   }
 
-  // ---- 5. relearning ----
-  clock.begin('relearn');
-  const split = relearnSplit(suites);
-  const curves: RelearnCurve[] = [
-    relearnAttack(rlcpRun.model, tokenizer, split, plan.relearn, 'rlcp'),
-    relearnAttack(base, tokenizer, split, plan.relearn, 'base'),
-    ...(oracle ? [relearnAttack(oracle, tokenizer, split, plan.relearn, 'oracle')] : []),
-  ];
+  // ---- 5. tamper battery ----
+  clock.begin('tamper');
+  tamperModels.push({ id: 'base', model: base }, ...(oracle ? [{ id: 'oracle', model: oracle }] : []));
+  const splits = relearnSplits(suites, plan.tamper.splits, plan.tamper.seed);
+  const batteries: TamperModelResult[] = tamperModels.map(({ id, model }) => {
+    const battery = runTamperBattery(model, tokenizer, suites, world, plan.tamper, id, splits);
+    log(`    tamper ${id}: ${formatSeconds(battery.seconds)}`);
+    return battery;
+  });
+  const oracleBattery = batteries.find((b) => b.id === 'oracle');
+  const vsOracle = oracleBattery
+    ? batteries
+        .filter((b) => b.id !== 'oracle')
+        .map((b) => compareToOracle(b, oracleBattery, plan.tamper.checkpoint))
+    : [];
   items.push({
-    method: 'relearn',
-    name: 'curves',
-    records: curves.flatMap((c) =>
-      c.steps.map((step, i) => ({ id: c.id, step, accuracy: c.accuracy[i], mean_rank: c.mean_rank[i] })),
+    method: 'tamper',
+    name: 'relearn',
+    records: batteries.flatMap((b) =>
+      b.relearn.splits.flatMap((split, s) =>
+        b.relearn.steps.map((step, i) => ({
+          id: b.id,
+          split: s,
+          step,
+          accuracy: split.accuracy[i],
+          mean_rank: split.mean_rank[i],
+          item_ranks: split.item_ranks[i],
+        })),
+      ),
     ),
   });
+  if (options.baselines.includes('rag'))
+    notes.push('Tamper battery: Just-RAG has the base model’s weights, so its battery is the base’s row.');
 
   // ---- 6. results ----
   clock.begin('write');
@@ -411,8 +436,8 @@ export async function runDemo(
     itemFiles.push({
       path,
       description:
-        method === 'relearn'
-          ? 'relearning curves: held-out recall and mean rank of the evaluated forget facts per step'
+        method === 'tamper'
+          ? 'tamper battery relearning curves: per model, split and step, held-out recall, mean rank and every item’s rank'
           : itemDescription(method, name),
       records: records.length,
     });
@@ -451,15 +476,17 @@ export async function runDemo(
     untrained_probe_layers: probeEntries(baseEval.aggregate, 'untrained_probe_layers'),
     training: trainingCurve(metrics, adversaryLayers, initialProbe),
     relearning: {
-      train_facts: split.trainFacts.length,
-      eval_facts: split.evalFacts.length,
-      steps: curves[0]!.steps,
-      curves: curves.map((c) => ({
-        id: c.id as 'rlcp' | 'base' | 'oracle',
-        accuracy: c.accuracy,
-        mean_rank: c.mean_rank,
+      train_facts: splits[0]!.trainFacts.length,
+      eval_facts: splits[0]!.evalFacts.length,
+      splits: splits.length,
+      steps: batteries[0]!.relearn.steps,
+      curves: batteries.map((b) => ({
+        id: b.id as MethodId | 'oracle',
+        accuracy: b.relearn.accuracy,
+        mean_rank: b.relearn.mean_rank,
       })),
     },
+    tamper: tamperSection(plan.tamper, splits, batteries, vsOracle),
     crystallization: crystallizationOf(rlcpEval.aggregate),
     chain_of_thought: chainOfThought(
       baseEval.items.logic_test as LogicItemResult[],
@@ -492,7 +519,7 @@ export async function runDemo(
   writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(results, timings));
 
   const rows: SummaryRow[] = methods.map((m) => ({ id: m.id, metrics: m.metrics, probes: m.probe_layers }));
-  const table = formatSummaryTable(rows, results.world.candidates);
+  const table = `${formatSummaryTable(rows, results.world.candidates)}\n\n${formatTamperTable(results.tamper)}`;
   return { runDir, results, table, timings, totalSeconds: clock.elapsed(), report };
 }
 

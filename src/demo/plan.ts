@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ProbeKind } from '../eval/probes.ts';
-import type { RelearnOptions } from '../eval/suites/relearn.ts';
+import { DEFAULT_TAMPER_OPTIONS, type TamperOptions } from '../eval/suites/tamper.ts';
 import type { SuiteName } from '../eval/suites/runner.ts';
 import {
   METHOD_OVERLAYS,
@@ -60,7 +60,7 @@ export interface DemoOptions {
   progress: boolean;
 }
 
-export type StageName = 'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'relearn' | 'write';
+export type StageName = 'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'tamper' | 'write';
 
 export interface Stage {
   name: StageName;
@@ -80,7 +80,8 @@ export interface DemoPlan {
   baselineSuites: SuiteName[];
   probeKinds: ProbeKind[];
   baselineProbeKinds: ProbeKind[];
-  relearn: RelearnOptions;
+  /** The tamper battery run on every trained method, the base and the oracle. */
+  tamper: TamperOptions;
 }
 
 /** Per-stage budgets (seconds, idle 2-core machine); their sum is the run's promised wall time. */
@@ -88,10 +89,10 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
   full: {
     load: 10,
     'base-eval': 60,
-    'rlcp-train': 250,
+    'rlcp-train': 200,
     'rlcp-eval': 60,
-    baselines: 380,
-    relearn: 30,
+    baselines: 260,
+    tamper: 200,
     write: 10,
   },
   fast: {
@@ -100,7 +101,7 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
     'rlcp-train': 140,
     'rlcp-eval': 45,
     baselines: 190,
-    relearn: 20,
+    tamper: 60,
     write: 10,
   },
 };
@@ -109,7 +110,13 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
 export const BASELINE_STEPS = { full: 50, fast: 25 };
 /** `--fast` shortens RLCP too (its default config is used unchanged otherwise). */
 export const FAST_RLCP = { steps: 100, evalEvery: 20 };
-export const RELEARN_STEPS = { full: 30, fast: 20 };
+/** The tamper battery's relearning length: to 100 steps (read at 30); `--fast` stops at 30 on 2 splits. */
+export const TAMPER = {
+  full: { relearnSteps: 100, splits: 3, benignSteps: 50 },
+  fast: { relearnSteps: 30, splits: 2, benignSteps: 25 },
+};
+/** The step the headline comparison with the oracle is read at (or the last measured step before it). */
+export const TAMPER_CHECKPOINT = 30;
 
 const FULL_SUITES: SuiteName[] = [
   'recall',
@@ -122,7 +129,10 @@ const FULL_SUITES: SuiteName[] = [
 ];
 const BASELINE_SUITES: SuiteName[] = ['recall', 'rag', 'logic', 'multihop', 'probes'];
 
-function stageText(name: StageName, plan: { rlcp: number; baseline: number; relearn: number }): string {
+function stageText(
+  name: StageName,
+  plan: { rlcp: number; baseline: number; relearn: number; splits: number },
+): string {
   switch (name) {
     case 'load':
       return 'load the world, the base and oracle models, check the tokenizer';
@@ -134,8 +144,8 @@ function stageText(name: StageName, plan: { rlcp: number; baseline: number; rele
       return 'evaluate the RLCP model with the same suites (+ crystallization before/after)';
     case 'baselines':
       return `train (${plan.baseline} steps each) and evaluate the baselines`;
-    case 'relearn':
-      return `relearning attack (${plan.relearn} steps) on RLCP, base and oracle`;
+    case 'tamper':
+      return `tamper battery on every trained method, base and oracle: relearning (${plan.splits} splits, ${plan.relearn} steps), benign fine-tuning, int8/int4`;
     case 'write':
       return 'results.json, items, config.json, report.html';
   }
@@ -182,10 +192,17 @@ export function makePlan(options: DemoOptions): DemoPlan {
   const rlcp = rlcpConfig(options);
   const methods = { rlcp } as DemoPlan['methods'];
   for (const b of options.baselines) methods[b] = baselineConfig(b, options);
-  const relearnSteps = options.relearnSteps ?? RELEARN_STEPS[mode];
+  const tamperDefaults = TAMPER[mode];
+  const relearnSteps = options.relearnSteps ?? tamperDefaults.relearnSteps;
+  const every = Math.max(1, Math.min(5, Math.floor(relearnSteps / 4)));
   const baselineSteps = options.baselineSteps ?? BASELINE_STEPS[mode];
   const budgets = STAGE_BUDGETS[mode];
-  const counts = { rlcp: rlcp.steps, baseline: baselineSteps, relearn: relearnSteps };
+  const counts = {
+    rlcp: rlcp.steps,
+    baseline: baselineSteps,
+    relearn: relearnSteps,
+    splits: tamperDefaults.splits,
+  };
   const stages = (Object.keys(budgets) as StageName[]).map((name) => ({
     name,
     budget: budgets[name],
@@ -200,11 +217,13 @@ export function makePlan(options: DemoOptions): DemoPlan {
     baselineSuites: BASELINE_SUITES,
     probeKinds: options.fast ? ['linear'] : ['linear', 'mlp'],
     baselineProbeKinds: ['linear'],
-    relearn: {
-      steps: relearnSteps,
-      every: Math.max(1, Math.min(5, Math.floor(relearnSteps / 4))),
-      lr: 3e-4,
-      batchSize: 8,
+    tamper: {
+      ...DEFAULT_TAMPER_OPTIONS,
+      splits: tamperDefaults.splits,
+      relearnSteps,
+      every,
+      checkpoint: Math.max(every, Math.floor(Math.min(TAMPER_CHECKPOINT, relearnSteps) / every) * every),
+      benignSteps: Math.min(tamperDefaults.benignSteps, Math.max(1, relearnSteps)),
       seed: options.seed,
     },
   };

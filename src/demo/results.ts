@@ -1,6 +1,8 @@
 // Shaping the demo's evaluations into results.json (src/report/schema.ts, docs/results-schema.md) and the
 // terminal summary table. Pure functions over the evaluation aggregates, item records and metrics.jsonl.
 import type { Aggregate } from '../eval/suites/runner.ts';
+import type { RelearnSplit } from '../eval/suites/relearn.ts';
+import type { ForgetCheck, TamperModelResult, TamperOptions, TamperVsOracle } from '../eval/suites/tamper.ts';
 import type { LogicItemResult, MultihopItemResult, RagItemResult } from '../eval/suites/recall.ts';
 import { findPhaseTransition } from '../eval/phase.ts';
 import { scoreGsm8kResponse, summarizeGsm8k } from '../eval/gsm8k.ts';
@@ -13,6 +15,8 @@ import type {
   MethodMetrics,
   ProbeLayer,
   RunResults,
+  Tamper,
+  TamperCheck,
   Target,
   TrainingCurve,
   TrainingStep,
@@ -327,6 +331,129 @@ export function itemDescription(method: string, name: string): string {
   return `${method}: ${what}`;
 }
 
+// ---- tamper battery ---------------------------------------------------------------------------
+
+function tamperCheck(check: ForgetCheck): TamperCheck {
+  return {
+    accuracy: check.accuracy,
+    mean_rank: check.mean_rank,
+    p_above_chance: check.p_above_chance,
+    rank_p: check.rank_p,
+    at_chance: check.at_chance,
+    retain_recall: check.retain_recall,
+  };
+}
+
+/** results.json's `tamper`: the battery's options, its splits, and one row per model (the curves are items). */
+export function tamperSection(
+  options: TamperOptions,
+  splits: readonly RelearnSplit[],
+  batteries: readonly TamperModelResult[],
+  vsOracle: readonly TamperVsOracle[],
+): Tamper {
+  return {
+    options: {
+      splits: options.splits,
+      relearn_steps: options.relearnSteps,
+      every: options.every,
+      checkpoint: options.checkpoint,
+      benign_steps: options.benignSteps,
+      quant_bits: [...options.quantBits],
+      lr: options.lr,
+      batch_size: options.batchSize,
+      seed: options.seed,
+    },
+    splits: splits.map((s) => ({ train_facts: [...s.trainFacts], eval_facts: [...s.evalFacts] })),
+    models: batteries.map((b) => {
+      const vs = vsOracle.find((v) => v.id === b.id);
+      return {
+        id: b.id as MethodId | 'oracle',
+        seconds: b.seconds,
+        benign: tamperCheck(b.benign),
+        quantization: b.quantization.map((q) => ({
+          ...tamperCheck(q),
+          bits: q.bits,
+          probe_max_accuracy: q.probe_max_accuracy,
+        })),
+        vs_oracle: vs
+          ? { checkpoint: vs.checkpoint, end: vs.end, forget_quality: vs.forget_quality, holds: vs.holds }
+          : null,
+      };
+    }),
+  };
+}
+
+/**
+ * The battery as table cells: per model, the relearning attack against the oracle at the checkpoint and at
+ * the end, benign fine-tuning, each quantization width and the KS forget quality, each marked ok / FAIL.
+ */
+function tamperCells(tamper: Tamper): { header: string[]; body: string[][] } {
+  const o = tamper.options;
+  const mark = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? ' ok' : ' FAIL');
+  const header = [
+    'tamper',
+    `rank @${o.checkpoint} vs oracle (p)`,
+    `+facts @${o.checkpoint}`,
+    `rank @${o.relearn_steps} (p)`,
+    `benign ${o.benign_steps} steps`,
+    ...o.quant_bits.map((b) => `int${b}`),
+    'forget quality KS p',
+  ];
+  const check = (c: TamperCheck) => `${pct(c.accuracy)} r${c.mean_rank.toFixed(1)}`;
+  const body = tamper.models.map((m) => {
+    const v = m.vs_oracle;
+    const rel = (r: NonNullable<typeof v>['checkpoint'] | undefined, holds: boolean | undefined) =>
+      r
+        ? `${r.mean_rank.toFixed(2)} vs ${r.oracle_mean_rank.toFixed(2)} (${pText(r.rank_p)})${mark(holds)}`
+        : '—';
+    const excess = v?.checkpoint.accuracy_excess_facts;
+    return [
+      m.id,
+      rel(v?.checkpoint, v?.holds.relearn_checkpoint),
+      excess === undefined ? '—' : `${excess >= 0 ? '+' : ''}${excess.toFixed(2)}`,
+      rel(v?.end, v?.holds.relearn_end),
+      `${check(m.benign)}${mark(m.benign.at_chance)}`,
+      ...o.quant_bits.map((bits) => {
+        const q = m.quantization.find((x) => x.bits === bits);
+        return q ? `${check(q)}${mark(q.at_chance)}` : '—';
+      }),
+      v ? `${v.forget_quality.p.toPrecision(2)}${mark(v.holds.forget_quality)}` : '—',
+    ];
+  });
+  return { header, body };
+}
+
+function tamperCaption(tamper: Tamper): string {
+  const o = tamper.options;
+  return `Tamper battery (${o.splits} relearning splits, lr ${o.lr}, batch ${o.batch_size}): mean rank of the held-out forget facts after relearning on the other half vs the oracle's (paired sign-flip p), facts recovered beyond the oracle; benign / int-N: held-out forget accuracy and rank r (ok = at chance); forget quality: KS p of the per-fact true-answer scores against the oracle's.`;
+}
+
+/** The battery as a terminal table ('' for a run without it). */
+export function formatTamperTable(tamper: Tamper | undefined): string {
+  if (!tamper) return '';
+  const { header, body } = tamperCells(tamper);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    tamperCaption(tamper),
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+  ].join('\n');
+}
+
+/** The battery as Markdown table lines ([] for a run without it). */
+function markdownTamper(tamper: Tamper | undefined): string[] {
+  if (!tamper) return [];
+  const { header, body } = tamperCells(tamper);
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [tamperCaption(tamper), '', row(header), row(header.map(() => '---')), ...body.map(row), ''];
+}
+
 // ---- terminal summary ------------------------------------------------------------------------
 
 export interface SummaryRow {
@@ -420,6 +547,7 @@ export function markdownSummary(
     '| --- | --- | --- | --- |',
     ...targetRows,
     '',
+    ...markdownTamper(results.tamper),
     '| stage | wall s | budget s | CPU s |',
     '| --- | --- | --- | --- |',
     ...stageRows,

@@ -399,6 +399,45 @@ function relearningChart(results: RunResults): ChartSpec {
   };
 }
 
+/** Mean rank of the held-back facts during relearning, every model and the oracle on one plot. */
+function relearningRankChart(results: RunResults): ChartSpec | null {
+  const { steps } = results.relearning;
+  const curves = results.relearning.curves.filter((c) => c.mean_rank !== undefined);
+  if (curves.length === 0) return null;
+  const chance = chanceRank(results);
+  const emphasised = (id: string) => id === 'rlcp' || id === 'oracle';
+  return {
+    id: 'chart-relearning-rank',
+    type: 'line',
+    datasets: curves.map((curve) => ({
+      label: METHOD_STYLE[curve.id].label,
+      data: curve.mean_rank!.map((y, i) => ({ x: steps[i]!, y })),
+      color: METHOD_STYLE[curve.id].color,
+      dash: METHOD_STYLE[curve.id].dash,
+      width: emphasised(curve.id) ? 3.5 : 1.5,
+      format: 'number',
+    })),
+    x: {
+      title: 'fine-tuning steps on the other half of the forget facts',
+      format: 'integer',
+      linear: true,
+      min: steps[0]!,
+      max: steps[steps.length - 1]!,
+    },
+    y: { title: `mean rank among ${results.world.candidates} (1 = recalled)`, format: 'number', min: 1 },
+    references: [{ scale: 'y', value: chance, label: `chance ${chance}`, color: PALETTE.black }],
+    description:
+      'Line chart of the held-back facts’ mean rank against relearning steps: ' +
+      curves
+        .map(
+          (c) =>
+            `${METHOD_STYLE[c.id].label} ${c.mean_rank![0]!.toFixed(1)} → ${c.mean_rank!.at(-1)!.toFixed(1)}`,
+        )
+        .join(', ') +
+      `; chance ${chance}. A curve falling below the oracle's recovers facts the oracle never knew.`,
+  };
+}
+
 function crystallizationChart(results: RunResults): ChartSpec {
   const layers = results.crystallization.layers;
   return {
@@ -477,6 +516,7 @@ function cotCharts(results: RunResults): ChartSpec[] {
 
 /** Every chart of the report, keyed by canvas id. */
 export function buildCharts(results: RunResults): Record<string, ChartSpec> {
+  const rankCurve = relearningRankChart(results);
   const specs = [
     phaseChart(results),
     rankChart(results),
@@ -485,6 +525,7 @@ export function buildCharts(results: RunResults): Record<string, ChartSpec> {
     rankByMethodChart(results),
     probeChart(results),
     relearningChart(results),
+    ...(rankCurve ? [rankCurve] : []),
     crystallizationChart(results),
     ...cotCharts(results),
   ];

@@ -14,7 +14,10 @@ import {
   type MethodId,
   type MethodResult,
   type ProbeLayer,
+  type RelearnAgainstOracle,
   type RunResults,
+  type Tamper,
+  type TamperCheck,
   type Target,
 } from './schema.ts';
 
@@ -468,15 +471,60 @@ ${table(
 function relearningSection(results: RunResults, charts: Record<string, ChartSpec>): string {
   const r = results.relearning;
   const rows = r.curves.map((c) => [methodName(c.id), ...c.accuracy.map((a) => percent(a))]);
+  const rankRows = r.curves
+    .filter((c) => c.mean_rank !== undefined)
+    .map((c) => [methodName(c.id), ...c.mean_rank!.map((v) => fixed(v, 2))]);
+  const rankChart = charts['chart-relearning-rank'];
+  const over =
+    r.splits && r.splits > 1 ? `, averaged over ${r.splits} different splits of the forget facts` : '';
   return `<h2 id="relearning">Relearning attack</h2>
-<p class="intro">Fine-tune on ${r.train_facts} of the forget facts and measure recall of the other ${r.eval_facts}. Knowledge
+<p class="intro">Fine-tune on ${r.train_facts} of the forget facts and measure recall of the other ${r.eval_facts}${over}. Knowledge
 that was only hidden comes back fast; knowledge that is gone should come back no faster than for the oracle.</p>
 <div class="grid">
+${rankChart ? figure(rankChart, '<b>Recovery of rank</b>: mean rank of the held-back forget facts against fine-tuning steps, every model and the oracle. Dashed black: chance.', { wide: true }) : ''}
 ${figure(charts['chart-relearning']!, '<b>Recovery curves</b>: recall of the held-back forget facts against fine-tuning steps. Dashed black: chance.', { wide: true })}
 </div>
+${results.tamper ? tamperTable(results.tamper) : ''}
 <details><summary>Show the recovery numbers</summary>
 ${table('Recall of held-back forget facts after each number of relearning steps', ['Model', ...r.steps.map((s) => `${s} steps`)], rows)}
+${rankRows.length > 0 ? table('Mean rank of held-back forget facts after each number of relearning steps', ['Model', ...r.steps.map((s) => `${s} steps`)], rankRows) : ''}
 </details>`;
+}
+
+/** The tamper battery: every model's relearning, benign fine-tuning, quantization and forget quality against the oracle. */
+function tamperTable(tamper: Tamper): string {
+  const o = tamper.options;
+  const holds = (ok: boolean) => pill(ok ? 'holds' : 'fails', ok ? 'good' : 'bad');
+  const check = (c: TamperCheck) =>
+    `${percent(c.accuracy)}, rank ${fixed(c.mean_rank, 1)} ${holds(c.at_chance)}`;
+  const rows = tamper.models.map((m) => {
+    const v = m.vs_oracle;
+    const rel = (x: RelearnAgainstOracle, ok: boolean) =>
+      `${fixed(x.mean_rank, 2)} vs ${fixed(x.oracle_mean_rank, 2)} (p ${pValue(x.rank_p)}; ${x.accuracy_excess_facts >= 0 ? '+' : '−'}${fixed(Math.abs(x.accuracy_excess_facts), 2)} facts) ${holds(ok)}`;
+    return [
+      methodName(m.id),
+      v ? rel(v.checkpoint, v.holds.relearn_checkpoint) : '—',
+      v ? rel(v.end, v.holds.relearn_end) : '—',
+      check(m.benign),
+      ...o.quant_bits.map((bits) => {
+        const q = m.quantization.find((x) => x.bits === bits);
+        return q ? check(q) : '—';
+      }),
+      v ? `${pValue(v.forget_quality.p)} ${holds(v.holds.forget_quality)}` : '—',
+    ];
+  });
+  return table(
+    `Tamper battery (${o.splits} relearning splits, AdamW lr ${o.lr}, batch ${o.batch_size}). Relearning: mean rank of the held-back facts vs the oracle's, paired sign-flip p over splits × items, facts recovered beyond the oracle; it holds when the rank is not significantly below the oracle's (and at step ${o.checkpoint} at most 1 fact more is recovered). Benign fine-tuning (${o.benign_steps} steps on retain facts and logic) and round-to-nearest quantization: held-out forget recall and rank, holds at chance. Forget quality: KS p of the per-fact true-answer scores against the oracle's, holds at p ≥ 0.05.`,
+    [
+      'Model',
+      `Relearn @${o.checkpoint}`,
+      `Relearn @${o.relearn_steps}`,
+      'Benign FT',
+      ...o.quant_bits.map((b) => `int${b}`),
+      'Forget quality',
+    ],
+    rows,
+  );
 }
 
 function crystallizationSection(results: RunResults, charts: Record<string, ChartSpec>): string {

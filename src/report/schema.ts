@@ -48,6 +48,8 @@ export interface RunResults {
   /** The RLCP training run, evaluated every few steps (the phase transition). */
   training: TrainingCurve;
   relearning: Relearning;
+  /** The tamper battery on every trained method, the base and the oracle (runs since issue 18). */
+  tamper?: Tamper;
   crystallization: Crystallization;
   chain_of_thought: ChainOfThought;
   /** Prompts with the base and RLCP answers side by side. */
@@ -156,14 +158,83 @@ export interface Relearning {
   eval_facts: number;
   /** Fine-tuning steps at which recall was measured (increasing, first usually 0). */
   steps: number[];
+  /** Splits the curves are averaged over (1 in runs before the tamper battery). */
+  splits?: number;
   /** Must include `rlcp` and `base`; `oracle` (a model that never saw the forget facts) when one exists. */
   curves: RelearningCurve[];
 }
 
 export interface RelearningCurve {
   id: MethodId | 'oracle';
-  /** Held-out forget recall at each of `steps`. */
+  /** Held-out forget recall at each of `steps` (mean over the splits). */
   accuracy: number[];
+  /** Mean rank of the held-out answers at each of `steps` (mean over the splits). */
+  mean_rank?: number[];
+}
+
+export interface Tamper {
+  options: {
+    splits: number;
+    relearn_steps: number;
+    every: number;
+    /** The step the headline comparison with the oracle is read at. */
+    checkpoint: number;
+    benign_steps: number;
+    quant_bits: number[];
+    lr: number;
+    batch_size: number;
+    seed: number;
+  };
+  /** The relearning splits: fine-tune on `train_facts`, measure `eval_facts` (held-out templates). */
+  splits: { train_facts: string[]; eval_facts: string[] }[];
+  models: TamperRow[];
+}
+
+/** Held-out forget recall after a tamper, with the chance tests, and retain recall on the same model. */
+export interface TamperCheck {
+  accuracy: number;
+  mean_rank: number;
+  p_above_chance: number;
+  rank_p: number;
+  at_chance: boolean;
+  retain_recall: number;
+}
+
+export interface TamperRow {
+  id: MethodId | 'oracle';
+  seconds: number;
+  benign: TamperCheck;
+  quantization: (TamperCheck & { bits: number; probe_max_accuracy: number | null })[];
+  /** Null for the oracle itself and when the run has no oracle. */
+  vs_oracle: TamperVsOracle | null;
+}
+
+export interface RelearnAgainstOracle {
+  step: number;
+  mean_rank: number;
+  oracle_mean_rank: number;
+  /** Two-sided exact paired sign-flip p of the per-item ranks (splits × items). */
+  rank_p: number;
+  accuracy: number;
+  oracle_accuracy: number;
+  /** Facts recovered beyond the oracle, mean over splits. */
+  accuracy_excess_facts: number;
+  /** Mean over the attack of (oracle rank − rank), in ranks: > 0 = recovered faster than the oracle. */
+  area: number;
+}
+
+export interface TamperVsOracle {
+  checkpoint: RelearnAgainstOracle;
+  end: RelearnAgainstOracle;
+  forget_quality: { statistic: number; p: number };
+  holds: {
+    relearn_checkpoint: boolean;
+    relearn_end: boolean;
+    benign: boolean;
+    quantization: boolean;
+    forget_quality: boolean;
+    all: boolean;
+  };
 }
 
 export interface CrystalStats {
@@ -503,10 +574,102 @@ function checkRelearning(c: Checker, root: Json): void {
     if (steps && accuracy.length !== steps.length) {
       c.fail(join(p, 'accuracy'), `has ${accuracy.length} values but relearning.steps has ${steps.length}`);
     }
+    if (curve.mean_rank === undefined) return;
+    const ranks = c.array(curve, 'mean_rank', p);
+    ranks?.forEach((r, j) => c.numberValue(r, `${p}.mean_rank[${j}]`, { min: 1 }));
+    if (ranks && steps && ranks.length !== steps.length)
+      c.fail(join(p, 'mean_rank'), `has ${ranks.length} values but relearning.steps has ${steps.length}`);
   });
+  if (relearning.splits !== undefined)
+    c.number(relearning, 'splits', 'relearning', { min: 1, integer: true });
   for (const required of ['rlcp', 'base']) {
     if (!seen.has(required)) c.fail('relearning.curves', `needs a curve with id "${required}"`);
   }
+}
+
+function checkTamperCheck(c: Checker, check: Json, p: string, candidates: number | undefined): void {
+  for (const key of ['accuracy', 'p_above_chance', 'rank_p']) c.number(check, key, p, FRACTION);
+  c.number(check, 'mean_rank', p, rankRule(candidates));
+  c.boolean(check, 'at_chance', p);
+  c.number(check, 'retain_recall', p, FRACTION);
+}
+
+function checkTamper(c: Checker, root: Json, candidates: number | undefined): void {
+  const tamper = c.child(root, 'tamper', '');
+  if (!tamper) return;
+  const options = c.child(tamper, 'options', 'tamper');
+  if (options) {
+    for (const key of ['splits', 'relearn_steps', 'every', 'checkpoint', 'benign_steps', 'batch_size'])
+      c.number(options, key, 'tamper.options', { min: 1, integer: true });
+    c.number(options, 'lr', 'tamper.options', { min: 0 });
+    c.number(options, 'seed', 'tamper.options', { integer: true });
+    const bits = c.array(options, 'quant_bits', 'tamper.options', true);
+    bits?.forEach((b, i) => {
+      if (b !== 4 && b !== 8) c.fail(`tamper.options.quant_bits[${i}]`, `must be 4 or 8, got ${describe(b)}`);
+    });
+  }
+  c.array(tamper, 'splits', 'tamper', true)?.forEach((entry, i) => {
+    const p = `tamper.splits[${i}]`;
+    const split = c.object(entry, p);
+    if (!split) return;
+    const halves = ['train_facts', 'eval_facts'].map((key) => c.array(split, key, p, true) ?? []);
+    const both = halves[0]!.filter((f) => halves[1]!.includes(f));
+    if (both.length > 0) c.fail(p, `fact(s) ${both.join(', ')} are in both halves`);
+  });
+  const seen = new Set<string>();
+  c.array(tamper, 'models', 'tamper', true)?.forEach((entry, i) => {
+    const p = `tamper.models[${i}]`;
+    const row = c.object(entry, p);
+    if (!row) return;
+    const id = c.oneOf(row, 'id', p, [...METHOD_IDS, 'oracle'] as const);
+    if (id !== undefined) {
+      if (seen.has(id)) c.fail(join(p, 'id'), `duplicate model "${id}"`);
+      seen.add(id);
+    }
+    c.number(row, 'seconds', p, { min: 0 });
+    const benign = c.child(row, 'benign', p);
+    if (benign) checkTamperCheck(c, benign, `${p}.benign`, candidates);
+    c.array(row, 'quantization', p)?.forEach((q, j) => {
+      const qp = `${p}.quantization[${j}]`;
+      const check = c.object(q, qp);
+      if (!check) return;
+      checkTamperCheck(c, check, qp, candidates);
+      const bits = c.field(check, 'bits', qp);
+      if (bits !== undefined && bits !== 4 && bits !== 8)
+        c.fail(join(qp, 'bits'), `must be 4 or 8, got ${describe(bits)}`);
+      const probe = c.field(check, 'probe_max_accuracy', qp);
+      if (probe !== null && probe !== undefined)
+        c.numberValue(probe, join(qp, 'probe_max_accuracy'), FRACTION);
+    });
+    const vs = c.field(row, 'vs_oracle', p);
+    if (vs === null || vs === undefined) return;
+    const v = c.object(vs, `${p}.vs_oracle`);
+    if (!v) return;
+    for (const at of ['checkpoint', 'end']) {
+      const ap = `${p}.vs_oracle.${at}`;
+      const r = c.child(v, at, `${p}.vs_oracle`);
+      if (!r) continue;
+      c.number(r, 'step', ap, COUNT);
+      for (const key of ['mean_rank', 'oracle_mean_rank']) c.number(r, key, ap, rankRule(candidates));
+      for (const key of ['rank_p', 'accuracy', 'oracle_accuracy']) c.number(r, key, ap, FRACTION);
+      c.number(r, 'accuracy_excess_facts', ap);
+      c.number(r, 'area', ap);
+    }
+    const fq = c.child(v, 'forget_quality', `${p}.vs_oracle`);
+    if (fq)
+      for (const key of ['statistic', 'p']) c.number(fq, key, `${p}.vs_oracle.forget_quality`, FRACTION);
+    const holds = c.child(v, 'holds', `${p}.vs_oracle`);
+    if (holds)
+      for (const key of [
+        'relearn_checkpoint',
+        'relearn_end',
+        'benign',
+        'quantization',
+        'forget_quality',
+        'all',
+      ])
+        c.boolean(holds, key, `${p}.vs_oracle.holds`);
+  });
 }
 
 function checkCrystallization(c: Checker, root: Json, layers: number | undefined): void {
@@ -663,6 +826,7 @@ export function validateResults(value: unknown, file: string): RunResults {
     }
     checkTraining(c, root, layers, candidates);
     checkRelearning(c, root);
+    if (root.tamper !== undefined) checkTamper(c, root, candidates);
     checkCrystallization(c, root, layers);
     checkChainOfThought(c, root);
     checkExamples(c, root);

@@ -62,14 +62,37 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
     results.methods.map((m) => m.id),
     ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'rag'],
   );
-  assert.deepEqual(results.relearning.curves.map((c) => c.id).sort(), ['base', 'oracle', 'rlcp']);
+  // The tamper battery runs on every trained method (Just-RAG has the base's weights), the base and the oracle.
+  const battery = [
+    'rlcp',
+    'unlikelihood',
+    'ga',
+    'graddiff',
+    'npo',
+    'simnpo',
+    'rmu',
+    'leace',
+    'base',
+    'oracle',
+  ];
+  assert.deepEqual(
+    results.relearning.curves.map((c) => c.id),
+    battery,
+  );
+  assert.deepEqual(
+    results.tamper?.models.map((m) => m.id),
+    battery,
+  );
+  assert.equal(results.tamper?.models.at(-1)?.vs_oracle, null, 'the oracle is not compared with itself');
+  assert.ok(results.tamper?.models.slice(0, -1).every((m) => m.vs_oracle !== null));
+  assert.deepEqual(results.tamper?.options.quant_bits, [8, 4]);
   assert.deepEqual(results.relearning.steps, [0, 1, 2]);
   assert.deepEqual(
     results.training.steps.map((s) => s.step),
     [0, 3],
   );
   assert.ok(results.item_files.some((f) => f.path === 'items/rlcp/forget_heldout.jsonl'));
-  assert.ok(results.item_files.some((f) => f.path === 'items/relearn/curves.jsonl'));
+  assert.ok(results.item_files.some((f) => f.path === 'items/tamper/relearn.jsonl'));
   assert.equal(results.seed, 3);
   assert.match(results.command, /demo .*--seed 3 --fast --rlcp-steps 3 --baseline-steps 1 --relearn-steps 2/);
   assert.equal(config.status, 'finished');
@@ -85,6 +108,8 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
     assert.match(r.stdout, new RegExp(`^${id} `, 'm'));
   assert.match(r.stdout, /^total wall time /m);
+  assert.match(r.stdout, /^Tamper battery \(2 relearning splits/m);
+  assert.match(r.stdout, /^oracle +— /m);
   first = { dir, results, bytes: readFileSync(join(dir, 'results.json'), 'utf8') };
 });
 
@@ -103,7 +128,22 @@ test('a second run writes a new folder, leaves the first untouched, and repeats 
     assert.deepEqual(mb.probe_layers, ma.probe_layers, id);
   }
   assert.deepEqual(b.training.steps, a.training.steps);
-  assert.deepEqual(b.relearning, a.relearning);
+  // The second run trains fewer baselines; every model both ran gets the same battery, to the bit.
+  assert.deepEqual(
+    b.relearning.curves.map((c) => c.id),
+    ['rlcp', 'ga', 'base', 'oracle'],
+  );
+  for (const curve of b.relearning.curves)
+    assert.deepEqual(
+      curve,
+      a.relearning.curves.find((c) => c.id === curve.id),
+      curve.id,
+    );
+  for (const row of b.tamper!.models) {
+    const { seconds: _s, ...rest } = row;
+    const { seconds: _t, ...other } = a.tamper!.models.find((m) => m.id === row.id)!;
+    assert.deepEqual(rest, other, row.id);
+  }
   assert.deepEqual(b.examples, a.examples);
 });
 
