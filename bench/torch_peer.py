@@ -12,6 +12,10 @@ Reads one JSON command per stdin line and answers each with one stdout line `@@b
   gemm_shapes {threads, shapes, reps}        torch.mm at the step's GEMM shapes; {gflops: {name: [...]}}
   rlcp_init {dir, inputs_path, spec, seed}   rlcp-0.5b-lora: LoRA adapters, probes, generic targets
   rlcp_step {threads}                        one RLCP step (bench/sizes.ts RLCP_05B_LORA); {ms, loss}
+  generate {threads, prompts_path, pieces_path, max_new, stop, eos, pad, vocab_limit}
+                                             gsm8k-0.5b: batched greedy generation with left padding and
+                                             one KV cache (after infer_init); {prefill_ms, step_ms, total_ms,
+                                             tokens, stop_reasons}
   status                                     {vmhwm_mb, vmrss_mb}
   exit
 
@@ -434,6 +438,102 @@ class Inference:
                 tokens.append(state['next'])
         return {'ms': ms, 'tokens': tokens}
 
+    # ---- gsm8k-0.5b: batched greedy generation (rlcp's src/nn/generate.ts, the same batching) ----
+
+    def forward_batch(self, ids, positions, cache, key_mask):
+        """Logits [B, V] of the last position of ids [B, T]; keys masked by key_mask [B, length + T]."""
+        cfg, params = self.cfg, self.params
+        eps = cfg['rms_norm_eps']
+        b, t = ids.shape
+        nq, nkv, dh = cfg['num_attention_heads'], cfg['num_key_value_heads'], ref.head_dim(cfg)
+        groups = nq // nkv
+        cos, sin = ref.rotary_cos_sin(positions, dh, cfg['rope_theta'], torch.float32)
+        past = cache['length']
+        total = past + t
+        # Additive mask [B, 1, groups·T, total] (HF's dtype-min, so an all-padding query row stays finite).
+        query_pos = past + torch.arange(t).repeat(groups)
+        allowed = (torch.arange(total)[None, :] <= query_pos[:, None])[None] & key_mask.bool()[:, None, :]
+        mask = torch.zeros(b, 1, groups * t, total).masked_fill_(~allowed[:, None], torch.finfo(torch.float32).min)
+        h = F.embedding(ids, params['model.embed_tokens.weight'])
+        for layer in range(cfg['num_hidden_layers']):
+            p = 'model.layers.%d.' % layer
+            x = ref.rms_norm(h, params[p + 'input_layernorm.weight'], eps)
+
+            def proj(name, heads):
+                y = F.linear(x, params[p + 'self_attn.' + name + '.weight'], params.get(p + 'self_attn.' + name + '.bias'))
+                return y.view(b, t, heads, dh).transpose(1, 2)
+
+            q, k, v = proj('q_proj', nq), proj('k_proj', nkv), proj('v_proj', nkv)
+            q, k = ref.apply_rotary(q, k, cos, sin)
+            cache['k'][layer][:, :, past:total] = k
+            cache['v'][layer][:, :, past:total] = v
+            keys, values = cache['k'][layer][:, :, :total], cache['v'][layer][:, :, :total]
+            # Grouped-query attention without repeat_kv copies: query head h reads kv head h // groups.
+            scores = q.reshape(b, nkv, groups * t, dh) @ keys.transpose(2, 3) / math.sqrt(dh) + mask
+            out = (torch.softmax(scores, dim=-1) @ values).reshape(b, nq, t, dh)
+            out = out.transpose(1, 2).reshape(b, t, nq * dh)
+            h = h + F.linear(out, params[p + 'self_attn.o_proj.weight'], params.get(p + 'self_attn.o_proj.bias'))
+            h = h + ref.mlp(ref.rms_norm(h, params[p + 'post_attention_layernorm.weight'], eps), params, p + 'mlp.')
+        cache['length'] = total
+        last = ref.rms_norm(h[:, -1], params['model.norm.weight'], eps)
+        return F.linear(last, self.head)
+
+    def generate(self, cmd):
+        with open(cmd['prompts_path']) as f:
+            prompts = json.load(f)
+        with open(cmd['pieces_path']) as f:
+            pieces = json.load(f)  # decoded text of each id (special tokens skipped), for the stop strings
+        max_new, stops, eos = cmd['max_new'], cmd['stop'], set(cmd['eos'])
+        limit = cmd['vocab_limit']
+        b, t = len(prompts), max(len(p) for p in prompts)
+        ids = torch.full((b, t), cmd['pad'], dtype=torch.int64)
+        key_mask = torch.zeros(b, t + max_new, dtype=torch.int64)
+        for i, p in enumerate(prompts):
+            ids[i, t - len(p):] = torch.tensor(p)
+            key_mask[i, t - len(p):t] = 1
+        # HF generate's position ids: cumsum(mask) − 1, padding positions 1 (src/nn/qwen2.ts positionsFromMask).
+        positions = key_mask[:, :t].cumsum(-1) - 1
+        positions = positions.masked_fill(key_mask[:, :t] == 0, 1)
+        seen = key_mask[:, :t].sum(-1)
+        cfg = self.cfg
+        shape = (b, cfg['num_key_value_heads'], t + max_new, ref.head_dim(cfg))
+        cache = {'k': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])],
+                 'v': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])], 'length': 0}
+        tokens = [[] for _ in range(b)]
+        texts = [''] * b
+        reasons = ['max_new_tokens'] * b
+        done = [False] * b
+        marks = []
+        with torch.no_grad():
+            start = time.perf_counter()
+            logits = self.forward_batch(ids, positions, cache, key_mask[:, :t])
+            marks.append(time.perf_counter())
+            for step in range(max_new):
+                chosen = torch.argmax(logits[:, :limit], dim=-1).tolist()
+                for i in range(b):
+                    if done[i]:
+                        continue
+                    tokens[i].append(chosen[i])
+                    if chosen[i] in eos:
+                        reasons[i], done[i] = 'eos', True
+                    elif stops:
+                        texts[i] += pieces[chosen[i]]
+                        if any(s in texts[i] for s in stops):
+                            reasons[i], done[i] = 'stop_string', True
+                if step == max_new - 1 or all(done):
+                    break
+                # Finished rows keep stepping (output discarded) so the batch stays rectangular.
+                key_mask[:, t + step] = 1
+                positions = seen[:, None].clone()
+                seen += 1
+                logits = self.forward_batch(torch.tensor(chosen)[:, None], positions, cache, key_mask[:, :t + step + 1])
+                marks.append(time.perf_counter())
+            end = time.perf_counter()
+        del cache
+        return {'prefill_ms': (marks[0] - start) * 1000,
+                'step_ms': [(b2 - a2) * 1000 for a2, b2 in zip(marks, marks[1:])],
+                'total_ms': (end - start) * 1000, 'tokens': tokens, 'stop_reasons': reasons}
+
 
 def sgemm(cmd):
     n = cmd['n']
@@ -490,6 +590,8 @@ def main():
             return state['infer'].prefill(cmd)
         if name == 'decode':
             return state['infer'].decode(cmd)
+        if name == 'generate':
+            return state['infer'].generate(cmd)
         if name == 'sgemm':
             return sgemm(cmd)
         if name == 'gemm_shapes':

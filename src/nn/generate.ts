@@ -33,6 +33,8 @@ export interface GenerateOptions {
   vocabLimit?: number;
   /** Also return the raw next-token logits of every step. */
   outputLogits?: boolean;
+  /** Called after each forward (the prompt's, then one per new token), e.g. to time them. */
+  onForward?: () => void;
 }
 
 export type StopReason = 'eos' | 'stop_string' | 'max_new_tokens';
@@ -93,6 +95,7 @@ export function generate(
       kvCache: cache,
       logits: 'last',
     }).logits!;
+    options.onForward?.();
     for (let step = 0; step < maxNewTokens; step++) {
       const next = new Int32Array(batch);
       for (let b = 0; b < batch; b++) {
@@ -118,6 +121,7 @@ export function generate(
       if (step === maxNewTokens - 1 || done.every(Boolean)) break;
       // Finished rows keep stepping (their output is discarded) so the batch stays rectangular.
       logits = model.forward(next, { batch, seq: 1, kvCache: cache, logits: 'last' }).logits!;
+      options.onForward?.();
     }
     if (options.decoder) {
       for (const result of results) {
