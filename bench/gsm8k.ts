@@ -58,13 +58,15 @@ export function gsm8kBenchPrompts(path: string, count: number): string[] {
 }
 
 /**
- * FLOPs of one batched greedy generation (GEMMs only), as both sides compute it: the prefill runs every
- * row at the padded length T, so 2·B·T·(layer params) + attention 4·B·heads·T²·head_dim per layer, and
- * the lm_head on the last position only, 2·B·D·V; decode step s (s = 1 … N − 1; the prefill chose the
- * first token) runs B rows against T + s keys: 2·B·(layer params + D·V) + 4·B·heads·(T + s)·head_dim per
- * layer. Finished rows keep stepping (the batch stays rectangular), so they count too.
+ * FLOPs of one batched greedy generation (GEMMs only, the work that is needed: attention over the keys a
+ * query may see, padding included). The prompts' shared prefix of P tokens runs once at batch 1:
+ * 2·P·(layer params) + attention 4·heads·P²·head_dim per layer; the rest of every row, left-padded to S
+ * tokens, runs at batch B against P + S keys: 2·B·S·(layer params) + 4·B·heads·S·(P + S)·head_dim per
+ * layer, and the lm_head on the last position, 2·B·D·V. Decode step s (s = 1 … N − 1; the prefill chose the
+ * first token) runs B rows against P + S + s keys: 2·B·(layer params + D·V) + 4·B·heads·(P + S + s)·head_dim
+ * per layer. Finished rows keep stepping (the batch stays rectangular), so they count too.
  */
-export function generationFlops(batch: number, paddedPrompt: number, newTokens: number) {
+export function generationFlops(batch: number, prefix: number, suffix: number, newTokens: number) {
   const c = GSM8K_05B.config;
   const headDim = c.hidden_size / c.num_attention_heads;
   const q = c.num_attention_heads * headDim;
@@ -73,12 +75,16 @@ export function generationFlops(batch: number, paddedPrompt: number, newTokens: 
   const layerParams = d * q + 2 * d * kv + q * d + 3 * d * c.intermediate_size;
   const layers = c.num_hidden_layers;
   const head = 2 * batch * d * c.vocab_size;
-  const attention = (queries: number, keys: number) =>
-    layers * 4 * batch * c.num_attention_heads * queries * keys * headDim;
+  const attention = (rows: number, queries: number, keys: number) =>
+    layers * 4 * rows * c.num_attention_heads * queries * keys * headDim;
+  const context = prefix + suffix;
   const prefill =
-    layers * 2 * batch * paddedPrompt * layerParams + attention(paddedPrompt, paddedPrompt) + head;
+    layers * 2 * (prefix + batch * suffix) * layerParams +
+    attention(1, prefix, prefix) +
+    attention(batch, suffix, context) +
+    head;
   let decode = 0;
   for (let s = 1; s < newTokens; s++)
-    decode += layers * 2 * batch * layerParams + head + attention(1, paddedPrompt + s);
+    decode += layers * 2 * batch * layerParams + head + attention(batch, 1, context + s);
   return { prefill, decode, total: prefill + decode };
 }

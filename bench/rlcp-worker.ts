@@ -11,7 +11,7 @@
 //   gemm_shapes {threads, shapes, reps}          the step's GEMM shapes; {gflops: {name: [...]}}
 //   rlcp_init {dir, inputs_path, seed}           rlcp-0.5b-lora: LoRA, probes, the generic targets
 //   rlcp_step {threads}                          one RLCP step (sizes.ts RLCP_05B_LORA); {ms, loss}
-//   generate {threads, prompts_path, tokenizer_dir, max_new, stop, eos, pad, vocab_limit}
+//   generate {threads, prompts_path, tokenizer_dir, max_new, stop, eos, pad, vocab_limit, share_prefix}
 //                                                gsm8k-0.5b: batched greedy `generate` (after infer_init);
 //                                                {prefill_ms, step_ms: [...], total_ms, tokens, stop_reasons}
 //   status                                       {vmhwm_mb, vmrss_mb}
@@ -362,6 +362,7 @@ async function handle(command: Command): Promise<Reply> {
         decoder: tokenizer,
         padTokenId: num(command, 'pad'),
         vocabLimit: num(command, 'vocab_limit'),
+        sharePrefix: command.share_prefix === true,
         onForward: () => marks.push(performance.now()),
       });
       const end = performance.now();

@@ -42,6 +42,7 @@ import {
   type Gsm8kBenchOptions,
 } from './gsm8k.ts';
 import { loadTokenizer } from '../src/io/tokenizer.ts';
+import { sharedPrefixLength } from '../src/nn/generate.ts';
 import { peerBlas, ratioCell, ratioValidity, type PeerBlas } from './peer-blas.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -584,7 +585,8 @@ interface Gsm8kResult {
   options: Gsm8kBenchOptions;
   params: number;
   torchKey: string;
-  promptTokens: { min: number; max: number; padded: number };
+  /** Prompt lengths, the shared prefix (run once) and the rest left-padded to `suffix`. */
+  promptTokens: { min: number; max: number; shared: number; suffix: number };
   flops: ReturnType<typeof generationFlops>;
   loadS: { rlcp: number; torch_best: number };
   sgemm: { rlcp: number[]; torchBest: number[] };
@@ -629,7 +631,8 @@ async function benchGsm8k(ctx: {
     ),
   );
   const lengths = prompts.map((p) => p.length);
-  const padded = Math.max(...lengths);
+  const shared = sharedPrefixLength(prompts);
+  const suffix = Math.max(...lengths) - shared;
   const command = {
     threads: ctx.threads,
     prompts_path: promptsPath,
@@ -640,6 +643,7 @@ async function benchGsm8k(ctx: {
     eos,
     pad: tokenizer.padTokenId ?? eos[0]!,
     vocab_limit: vocabLimit,
+    share_prefix: true,
   };
   const rlcp = rlcpWorker('rlcp gsm8k-0.5b');
   const best = torchWorker('torch (OPENBLAS_* unset) gsm8k-0.5b', ctx.peer, true);
@@ -675,8 +679,8 @@ async function benchGsm8k(ctx: {
       options,
       params: init.params as number,
       torchKey: `best@${ctx.threads}`,
-      promptTokens: { min: Math.min(...lengths), max: padded, padded },
-      flops: generationFlops(prompts.length, padded, options.maxNewTokens),
+      promptTokens: { min: Math.min(...lengths), max: Math.max(...lengths), shared, suffix },
+      flops: generationFlops(prompts.length, shared, suffix, options.maxNewTokens),
       loadS,
       sgemm,
       runs,
@@ -724,7 +728,9 @@ function gsm8kSummary(g: Gsm8kResult) {
       prompts: g.options.prompts,
       max_new_tokens: g.options.maxNewTokens,
       prompt_tokens_min: g.promptTokens.min,
-      prompt_tokens_padded: g.promptTokens.padded,
+      prompt_tokens_max: g.promptTokens.max,
+      prompt_tokens_shared: g.promptTokens.shared,
+      prompt_tokens_rest_padded: g.promptTokens.suffix,
       torch_config: g.torchKey,
       rlcp_tokens_per_s: round(rlcp.tokensPerS),
       torch_best_tokens_per_s: round(torch.tokensPerS),
@@ -1320,7 +1326,8 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     const o = g.options;
     console.log(
       `\ngsm8k-0.5b: batched greedy generation, ${o.prompts} GSM8K test prompts (8-shot CoT, ` +
-        `${g.promptTokens.min}–${g.promptTokens.max} tokens, left-padded to ${g.promptTokens.padded}) × ` +
+        `${g.promptTokens.min}–${g.promptTokens.max} tokens: the ${g.promptTokens.shared} all share run once, the ` +
+        `rest left-padded to ${g.promptTokens.suffix}) × ` +
         `${o.maxNewTokens} new tokens, stop strings ${GSM8K_05B.stopStrings.map((x) => JSON.stringify(x)).join(' ')}; ` +
         'Qwen2.5-0.5B shapes, random init, BF16 on disk; one KV cache for the batch on both sides; one ' +
         `generation each, back to back; PyTorch ${g.torchKey} (OPENBLAS_* unset). tok/s = generated tokens / ` +

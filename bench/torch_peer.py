@@ -12,9 +12,10 @@ Reads one JSON command per stdin line and answers each with one stdout line `@@b
   gemm_shapes {threads, shapes, reps}        torch.mm at the step's GEMM shapes; {gflops: {name: [...]}}
   rlcp_init {dir, inputs_path, spec, seed}   rlcp-0.5b-lora: LoRA adapters, probes, generic targets
   rlcp_step {threads}                        one RLCP step (bench/sizes.ts RLCP_05B_LORA); {ms, loss}
-  generate {threads, prompts_path, pieces_path, max_new, stop, eos, pad, vocab_limit}
-                                             gsm8k-0.5b: batched greedy generation with left padding and
-                                             one KV cache (after infer_init); {prefill_ms, step_ms, total_ms,
+  generate {threads, prompts_path, pieces_path, max_new, stop, eos, pad, vocab_limit, share_prefix}
+                                             gsm8k-0.5b: batched greedy generation with left padding, one
+                                             KV cache, the shared prompt prefix run once (after infer_init);
+                                             {prefill_ms, step_ms, total_ms,
                                              tokens, stop_reasons}
   status                                     {vmhwm_mb, vmrss_mb}
   exit
@@ -485,29 +486,48 @@ class Inference:
             pieces = json.load(f)  # decoded text of each id (special tokens skipped), for the stop strings
         max_new, stops, eos = cmd['max_new'], cmd['stop'], set(cmd['eos'])
         limit = cmd['vocab_limit']
-        b, t = len(prompts), max(len(p) for p in prompts)
-        ids = torch.full((b, t), cmd['pad'], dtype=torch.int64)
-        key_mask = torch.zeros(b, t + max_new, dtype=torch.int64)
-        for i, p in enumerate(prompts):
-            ids[i, t - len(p):] = torch.tensor(p)
-            key_mask[i, t - len(p):t] = 1
-        # HF generate's position ids: cumsum(mask) − 1, padding positions 1 (src/nn/qwen2.ts positionsFromMask).
-        positions = key_mask[:, :t].cumsum(-1) - 1
-        positions = positions.masked_fill(key_mask[:, :t] == 0, 1)
-        seen = key_mask[:, :t].sum(-1)
+        b = len(prompts)
+        # The prefix every prompt shares, run once at batch 1 (rlcp's sharePrefix; each row keeps a token).
+        shared = 0
+        if cmd.get('share_prefix') and b > 1:
+            while shared < min(len(p) for p in prompts) - 1 and all(p[shared] == prompts[0][shared] for p in prompts):
+                shared += 1
+        rest = [p[shared:] for p in prompts]
+        t = max(len(p) for p in rest)
         cfg = self.cfg
-        shape = (b, cfg['num_key_value_heads'], t + max_new, ref.head_dim(cfg))
+        shape = (b, cfg['num_key_value_heads'], shared + t + max_new, ref.head_dim(cfg))
         cache = {'k': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])],
                  'v': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])], 'length': 0}
+        ids = torch.full((b, t), cmd['pad'], dtype=torch.int64)
+        key_mask = torch.zeros(b, shared + t + max_new, dtype=torch.int64)
+        key_mask[:, :shared] = 1
+        for i, p in enumerate(rest):
+            ids[i, t - len(p):] = torch.tensor(p)
+            key_mask[i, shared + t - len(p):shared + t] = 1
+        # HF generate's position ids: cumsum(mask) − 1, padding positions 1 (src/nn/qwen2.ts positionsFromMask).
+        own = key_mask[:, shared:shared + t]
+        positions = (shared + own.cumsum(-1) - 1).masked_fill(own == 0, 1)
+        seen = key_mask[:, :shared + t].sum(-1)
+        marks = []
+        with torch.no_grad():
+            start = time.perf_counter()
+            if shared > 0:
+                one = {'k': [torch.zeros(1, *shape[1:]) for _ in cache['k']],
+                       'v': [torch.zeros(1, *shape[1:]) for _ in cache['v']], 'length': 0}
+                self.forward_batch(torch.tensor([prompts[0][:shared]]), torch.arange(shared)[None], one,
+                                   key_mask[:1, :shared])
+                for layer in range(cfg['num_hidden_layers']):
+                    cache['k'][layer][:, :, :shared] = one['k'][layer][:, :, :shared]
+                    cache['v'][layer][:, :, :shared] = one['v'][layer][:, :, :shared]
+                cache['length'] = shared
+                del one
+            logits = self.forward_batch(ids, positions, cache, key_mask[:, :shared + t])
+            marks.append(time.perf_counter())
         tokens = [[] for _ in range(b)]
         texts = [''] * b
         reasons = ['max_new_tokens'] * b
         done = [False] * b
-        marks = []
         with torch.no_grad():
-            start = time.perf_counter()
-            logits = self.forward_batch(ids, positions, cache, key_mask[:, :t])
-            marks.append(time.perf_counter())
             for step in range(max_new):
                 chosen = torch.argmax(logits[:, :limit], dim=-1).tolist()
                 for i in range(b):
@@ -523,10 +543,11 @@ class Inference:
                 if step == max_new - 1 or all(done):
                     break
                 # Finished rows keep stepping (output discarded) so the batch stays rectangular.
-                key_mask[:, t + step] = 1
+                key_mask[:, shared + t + step] = 1
                 positions = seen[:, None].clone()
                 seen += 1
-                logits = self.forward_batch(torch.tensor(chosen)[:, None], positions, cache, key_mask[:, :t + step + 1])
+                logits = self.forward_batch(torch.tensor(chosen)[:, None], positions, cache,
+                                            key_mask[:, :shared + t + step + 1])
                 marks.append(time.perf_counter())
             end = time.perf_counter()
         del cache

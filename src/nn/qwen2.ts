@@ -607,6 +607,36 @@ export class KVCache {
     this.pending = 0;
   }
 
+  /** Starts this empty cache with the tokens of a batch-1 cache in every row (a shared prompt prefix). */
+  repeatRowsOf(source: KVCache): void {
+    if (source.batch !== 1 || source.numKvHeads !== this.numKvHeads || source.headDim !== this.headDim)
+      throw new Error('KV cache: repeatRowsOf needs a batch-1 cache of the same model');
+    if (this.committed !== 0 || this.pending !== 0)
+      throw new Error('KV cache: repeatRowsOf needs an empty cache');
+    const n = source.committed;
+    if (source.pending !== 0 || n > this.maxLen)
+      throw new Error(`KV cache: ${n} tokens do not fit its capacity of ${this.maxLen}`);
+    const span = n * this.headDim;
+    for (let layer = 0; layer < this.keys.length; layer++) {
+      for (const [to, from] of [
+        [this.keys[layer]!, source.keys[layer]!],
+        [this.values[layer]!, source.values[layer]!],
+      ] as const) {
+        for (let b = 0; b < this.batch; b++) {
+          for (let h = 0; h < this.numKvHeads; h++) {
+            const src = h * source.maxLen * this.headDim;
+            to.set(from.subarray(src, src + span), (b * this.numKvHeads + h) * this.maxLen * this.headDim);
+          }
+        }
+      }
+    }
+    for (let b = 0; b < this.batch; b++) {
+      this.mask.set(source.mask.subarray(0, n), b * this.maxLen);
+      this.realTokens[b] = source.realTokens[0]!;
+    }
+    this.committed = n;
+  }
+
   private store(cache: Float32Array, fresh: Tensor): void {
     const { batch, maxLen, numKvHeads, headDim } = this;
     const seq = this.pending;
