@@ -11,12 +11,17 @@
 //   gemm_shapes {threads, shapes, reps}          the step's GEMM shapes; {gflops: {name: [...]}}
 //   rlcp_init {dir, inputs_path, seed}           rlcp-0.5b-lora: LoRA, probes, the generic targets
 //   rlcp_step {threads}                          one RLCP step (sizes.ts RLCP_05B_LORA); {ms, loss}
+//   generate {threads, prompts_path, tokenizer_dir, max_new, stop, eos, pad, vocab_limit, share_prefix}
+//                                                gsm8k-0.5b: batched greedy `generate` (after infer_init);
+//                                                {prefill_ms, step_ms: [...], total_ms, tokens, stop_reasons}
 //   status                                       {vmhwm_mb, vmrss_mb}
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
 import { KVCache, Qwen2ForCausalLM, tokenRows } from '../src/nn/qwen2.ts';
+import { generate } from '../src/nn/generate.ts';
+import { loadTokenizer } from '../src/io/tokenizer.ts';
 import { add, crossEntropy, klDiv, scale } from '../src/tensor/ops.ts';
 import { LoraAdapters } from '../src/unlearn/lora.ts';
 import { adversaryLoss, ProbeSet } from '../src/unlearn/probes.ts';
@@ -341,6 +346,33 @@ async function handle(command: Command): Promise<Reply> {
     case 'rlcp_step': {
       if (!rlcp) throw new Error('rlcp_step before rlcp_init');
       return rlcpStep(rlcp);
+    }
+    case 'generate': {
+      const model = inference;
+      if (!model) throw new Error('generate before infer_init');
+      const prompts = JSON.parse(readFileSync(str(command, 'prompts_path'), 'utf8')) as number[][];
+      const tokenizer = await loadTokenizer(str(command, 'tokenizer_dir'));
+      // The options src/eval/suites/inference.ts passes, timed after every forward.
+      const marks: number[] = [];
+      const start = performance.now();
+      const results = generate(model, prompts, {
+        maxNewTokens: num(command, 'max_new'),
+        eosTokenIds: command.eos as number[],
+        stopStrings: command.stop as string[],
+        decoder: tokenizer,
+        padTokenId: num(command, 'pad'),
+        vocabLimit: num(command, 'vocab_limit'),
+        sharePrefix: command.share_prefix === true,
+        onForward: () => marks.push(performance.now()),
+      });
+      const end = performance.now();
+      return {
+        prefill_ms: marks[0]! - start,
+        step_ms: marks.slice(1).map((t, i) => t - marks[i]!),
+        total_ms: end - start,
+        tokens: results.map((r) => r.tokens),
+        stop_reasons: results.map((r) => r.stopReason),
+      };
     }
     case 'status':
       return memoryStatus();

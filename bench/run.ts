@@ -33,6 +33,16 @@ import {
   type TrainSize,
 } from './sizes.ts';
 import { groupOf, type ProfileSummary } from './profile.ts';
+import {
+  GSM8K_05B,
+  QWEN_TOKENIZER_DIR,
+  generationFlops,
+  gsm8kBenchOptions,
+  gsm8kBenchPrompts,
+  type Gsm8kBenchOptions,
+} from './gsm8k.ts';
+import { loadTokenizer } from '../src/io/tokenizer.ts';
+import { sharedPrefixLength } from '../src/nn/generate.ts';
 import { peerBlas, ratioCell, ratioValidity, type PeerBlas } from './peer-blas.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -43,11 +53,14 @@ const SEED = 20240601;
 export const BENCH_USAGE = `rlcp bench [--size small|qwen0.5b-2L|world|all|NAME,NAME] [--skip-inference] [--skip-train]
             [--json] [--profile | --profile-only] [--steps N] [--warmup N] [--prompt-tokens 128]
             [--decode-tokens 128] [--prefill-rounds 3] [--threads 2] [--python /usr/bin/python3]
-            [--torch-blas DIR] [--allow-reference-blas]
+            [--torch-blas DIR] [--allow-reference-blas] [--prompts 32] [--max-new-tokens 256] [--gsm8k FILE]
 
-  --size            training sizes to run, comma-separated (default all = small and qwen0.5b-2L; world = the
-                    world model)
-  --skip-inference  leave out the Qwen2.5-0.5B inference benchmark (the slow part)
+  --size            sizes to run, comma-separated (default all = small and qwen0.5b-2L; by name only: world =
+                    the world model, rlcp-0.5b-lora = one RLCP step at Qwen2.5-0.5B's shape, gsm8k-0.5b =
+                    batched greedy GSM8K generation at that shape)
+  --prompts/--max-new-tokens/--gsm8k  gsm8k-0.5b: GSM8K test prompts (default 32), new tokens per prompt
+                    (default 256), the GSM8K JSONL (default ../shared/data/gsm8k/test.jsonl)
+  --skip-inference  leave out the batch-1 Qwen2.5-0.5B inference benchmark (the slow part)
   --skip-train      only the inference benchmark (and SGEMM)
   --profile         also profile rlcp's training step (V8 sampler) and print where the time goes
   --profile-only    only that profile, rlcp alone (no PyTorch, no inference): quick engine work
@@ -558,6 +571,202 @@ function rlcpSummary(r: RlcpResult, rlcpKey: string, sgemm: SgemmResult) {
   };
 }
 
+// ---- gsm8k-0.5b: batched greedy GSM8K generation at Qwen2.5-0.5B's shape ----
+
+interface GenerationRun {
+  prefillMs: number;
+  stepMs: number[];
+  totalMs: number;
+  tokens: number[][];
+  stopReasons: string[];
+}
+
+interface Gsm8kResult {
+  options: Gsm8kBenchOptions;
+  params: number;
+  torchKey: string;
+  /** Prompt lengths, the shared prefix (run once) and the rest left-padded to `suffix`. */
+  promptTokens: { min: number; max: number; shared: number; suffix: number };
+  flops: ReturnType<typeof generationFlops>;
+  loadS: { rlcp: number; torch_best: number };
+  sgemm: { rlcp: number[]; torchBest: number[] };
+  runs: { rlcp: GenerationRun; torch_best: GenerationRun };
+  rss: { rlcp: number; torchBest: number };
+}
+
+/**
+ * rlcp's `generate` against the PyTorch peer with OPENBLAS_* unset (its best case) at the same thread
+ * count, one generation each, back to back (each is minutes), SGEMM measured in the same processes.
+ */
+async function benchGsm8k(ctx: {
+  dir: string;
+  peer: PeerSetup;
+  threads: number;
+  options: Gsm8kBenchOptions;
+}): Promise<Gsm8kResult> {
+  const { options } = ctx;
+  const modelDir = join(ctx.dir, 'gsm8k-0.5b');
+  const promptsPath = join(ctx.dir, 'gsm8k-prompts.json');
+  const piecesPath = join(ctx.dir, 'gsm8k-pieces.json');
+  log(`gsm8k-0.5b: writing Qwen2.5-0.5B-shaped random weights as BF16 (saveToDir)`);
+  const init = await initModel(modelDir, GSM8K_05B.config, 'BF16');
+  const tokenizer = await loadTokenizer(QWEN_TOKENIZER_DIR);
+  // As src/eval/suites/inference.ts: prompts without special tokens, EOS = config's ∪ tokenizer's.
+  const prompts = gsm8kBenchPrompts(options.data, options.prompts).map((p) =>
+    tokenizer.encode(p, { addSpecialTokens: false }),
+  );
+  const eos = [
+    ...new Set([
+      GSM8K_05B.config.eos_token_id,
+      ...(tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId]),
+    ]),
+  ];
+  const vocabLimit = tokenizer.vocabSize;
+  writeFileSync(promptsPath, JSON.stringify(prompts));
+  // The peer has no tokenizer: it checks the stop strings on the concatenated text of each id.
+  writeFileSync(
+    piecesPath,
+    JSON.stringify(
+      Array.from({ length: vocabLimit }, (_, id) => tokenizer.decode([id], { skipSpecialTokens: true })),
+    ),
+  );
+  const lengths = prompts.map((p) => p.length);
+  const shared = sharedPrefixLength(prompts);
+  const suffix = Math.max(...lengths) - shared;
+  const command = {
+    threads: ctx.threads,
+    prompts_path: promptsPath,
+    pieces_path: piecesPath,
+    tokenizer_dir: QWEN_TOKENIZER_DIR,
+    max_new: options.maxNewTokens,
+    stop: GSM8K_05B.stopStrings,
+    eos,
+    pad: tokenizer.padTokenId ?? eos[0]!,
+    vocab_limit: vocabLimit,
+    share_prefix: true,
+  };
+  const rlcp = rlcpWorker('rlcp gsm8k-0.5b');
+  const best = torchWorker('torch (OPENBLAS_* unset) gsm8k-0.5b', ctx.peer, true);
+  const workers = [rlcp, best];
+  try {
+    const loadS = {
+      rlcp: (await rlcp.call('infer_init', { dir: modelDir })).load_s as number,
+      torch_best: (await best.call('infer_init', { dir: modelDir })).load_s as number,
+    };
+    const sgemm = { rlcp: [] as number[], torchBest: [] as number[] };
+    for (let r = 0; r < 3; r++) {
+      for (const [w, out] of [
+        [rlcp, sgemm.rlcp],
+        [best, sgemm.torchBest],
+      ] as const) {
+        out.push(...((await w.call('sgemm', { threads: ctx.threads, n: 1024, reps: 3 })).gflops as number[]));
+      }
+    }
+    const run = async (w: BenchWorker): Promise<GenerationRun> => {
+      log(`gsm8k-0.5b: ${w.label}: ${prompts.length} prompts × ${options.maxNewTokens} new tokens`);
+      const reply = await w.call('generate', command);
+      return {
+        prefillMs: reply.prefill_ms as number,
+        stepMs: reply.step_ms as number[],
+        totalMs: reply.total_ms as number,
+        tokens: reply.tokens as number[][],
+        stopReasons: reply.stop_reasons as string[],
+      };
+    };
+    const runs = { rlcp: await run(rlcp), torch_best: await run(best) };
+    const rss = async (w: BenchWorker) => (await w.call('status')).vmhwm_mb as number;
+    return {
+      options,
+      params: init.params as number,
+      torchKey: `best@${ctx.threads}`,
+      promptTokens: { min: Math.min(...lengths), max: Math.max(...lengths), shared, suffix },
+      flops: generationFlops(prompts.length, shared, suffix, options.maxNewTokens),
+      loadS,
+      sgemm,
+      runs,
+      rss: { rlcp: await rss(rlcp), torchBest: await rss(best) },
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.close().catch(() => w.kill())));
+    rmSync(modelDir, { recursive: true, force: true });
+  }
+}
+
+/** The JSON row of gsm8k-0.5b: generated tokens/s (end to end and decode only), FLOPs, MFU, parity. */
+function gsm8kSummary(g: Gsm8kResult) {
+  const side = (run: GenerationRun, sgemm: number[]) => {
+    const generated = run.tokens.reduce((n, t) => n + t.length, 0);
+    const decodeMs = run.stepMs.reduce((a, b) => a + b, 0);
+    return {
+      generated,
+      tokensPerS: generated / (run.totalMs / 1000),
+      // Decode steps make every token after each row's first (chosen by the prefill).
+      decodeTokensPerS: (g.options.prompts * run.stepMs.length) / (decodeMs / 1000),
+      prefillS: run.prefillMs / 1000,
+      decodeS: decodeMs / 1000,
+      totalS: run.totalMs / 1000,
+      gflops: g.flops.total / (run.totalMs / 1000) / 1e9,
+      mfu: g.flops.total / (run.totalMs / 1000) / (median(sgemm) * 1e9),
+      stopped: run.stopReasons.filter((r) => r !== 'max_new_tokens').length,
+    };
+  };
+  const rlcp = side(g.runs.rlcp, g.sgemm.rlcp);
+  const torch = side(g.runs.torch_best, g.sgemm.torchBest);
+  const [a, b] = [g.runs.rlcp.tokens, g.runs.torch_best.tokens];
+  // Per row: how many leading tokens both sides generated alike (random weights leave near-ties).
+  const prefixes = a.map((row, i) => {
+    let n = 0;
+    while (n < row.length && row[n] === b[i]![n]) n++;
+    return n;
+  });
+  const rowsAgree = prefixes.filter((n, i) => n === a[i]!.length && n === b[i]!.length).length;
+  return {
+    rlcp,
+    torch,
+    json: {
+      size: 'gsm8k-0.5b',
+      prompts: g.options.prompts,
+      max_new_tokens: g.options.maxNewTokens,
+      prompt_tokens_min: g.promptTokens.min,
+      prompt_tokens_max: g.promptTokens.max,
+      prompt_tokens_shared: g.promptTokens.shared,
+      prompt_tokens_rest_padded: g.promptTokens.suffix,
+      torch_config: g.torchKey,
+      rlcp_tokens_per_s: round(rlcp.tokensPerS),
+      torch_best_tokens_per_s: round(torch.tokensPerS),
+      ratio_best: round(rlcp.tokensPerS / torch.tokensPerS),
+      rlcp_decode_tokens_per_s: round(rlcp.decodeTokensPerS),
+      torch_best_decode_tokens_per_s: round(torch.decodeTokensPerS),
+      decode_ratio_best: round(rlcp.decodeTokensPerS / torch.decodeTokensPerS),
+      rlcp_prefill_s: round(rlcp.prefillS),
+      torch_best_prefill_s: round(torch.prefillS),
+      rlcp_total_s: round(rlcp.totalS),
+      torch_best_total_s: round(torch.totalS),
+      flops_prefill: g.flops.prefill,
+      flops_decode: g.flops.decode,
+      flops_total: g.flops.total,
+      rlcp_gflops: round(rlcp.gflops),
+      torch_best_gflops: round(torch.gflops),
+      rlcp_sgemm_gflops: round(median(g.sgemm.rlcp)),
+      torch_best_sgemm_gflops: round(median(g.sgemm.torchBest)),
+      rlcp_mfu: round(rlcp.mfu),
+      torch_best_mfu: round(torch.mfu),
+      rlcp_generated_tokens: rlcp.generated,
+      torch_best_generated_tokens: torch.generated,
+      rlcp_rows_stopped_early: rlcp.stopped,
+      torch_best_rows_stopped_early: torch.stopped,
+      rows_tokens_identical: rowsAgree,
+      tokens_agree_prefix_min: Math.min(...prefixes),
+      tokens_agree_prefix_mean: round(prefixes.reduce((x, y) => x + y, 0) / prefixes.length, 1),
+      rlcp_load_s: round(g.loadS.rlcp),
+      torch_best_load_s: round(g.loadS.torch_best),
+      rlcp_peak_rss_mb: round(g.rss.rlcp, 1),
+      torch_best_peak_rss_mb: round(g.rss.torchBest, 1),
+      params: g.params,
+    },
+  };
+}
+
 // ---- inference ----
 
 interface InferenceResult {
@@ -831,6 +1040,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   const requested = resolveSizes(optString(args, 'size') ?? 'all');
   const sizes = optFlag(args, 'skip-train') ? [] : requested.filter(isTrainSize);
   const withRlcpStep = !optFlag(args, 'skip-train') && requested.includes('rlcp-0.5b-lora');
+  const gsm8kOptions = requested.includes('gsm8k-0.5b') ? gsm8kBenchOptions(args) : null;
   const skipInference = optFlag(args, 'skip-inference');
   const threads = optNumber(args, 'threads', 2);
   const positiveInt = (key: string, fallback: number | undefined) => {
@@ -869,7 +1079,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
     }
     return 0;
   }
-  if (sizes.length === 0 && !withRlcpStep && skipInference)
+  if (sizes.length === 0 && !withRlcpStep && !gsm8kOptions && skipInference)
     throw new Error('nothing to run (--skip-train and --skip-inference)');
 
   // Before any work: a peer on the reference BLAS is refused (or, when allowed, its ratios marked invalid).
@@ -890,11 +1100,13 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   const train: TrainResult[] = [];
   let rlcpStep: RlcpResult | null = null;
   let inference: InferenceResult | null = null;
+  let gsm8k: Gsm8kResult | null = null;
   try {
     for (const size of sizes) {
       train.push(await benchTrain(size, { dir, peer, threads, steps, warmup, profile }, once));
     }
     if (withRlcpStep) rlcpStep = await benchRlcpStep({ dir, peer, threads, steps, warmup }, once);
+    if (gsm8kOptions) gsm8k = await benchGsm8k({ dir, peer, threads, options: gsm8kOptions });
     if (!skipInference) {
       inference = await benchInference({ dir, peer, threads, prompt, decode, prefillRounds }, once);
     }
@@ -1106,6 +1318,78 @@ export async function runBench(args: ParsedArgs): Promise<number> {
         `${j.greedy_tokens_agree} of ${inf.decodeTokens + 1}`,
     );
   }
+  let gsm8kJson: Record<string, unknown> | null = null;
+  if (gsm8k) {
+    const g = gsm8k as Gsm8kResult;
+    const s = gsm8kSummary(g);
+    gsm8kJson = s.json;
+    const o = g.options;
+    console.log(
+      `\ngsm8k-0.5b: batched greedy generation, ${o.prompts} GSM8K test prompts (8-shot CoT, ` +
+        `${g.promptTokens.min}–${g.promptTokens.max} tokens: the ${g.promptTokens.shared} all share run once, the ` +
+        `rest left-padded to ${g.promptTokens.suffix}) × ` +
+        `${o.maxNewTokens} new tokens, stop strings ${GSM8K_05B.stopStrings.map((x) => JSON.stringify(x)).join(' ')}; ` +
+        'Qwen2.5-0.5B shapes, random init, BF16 on disk; one KV cache for the batch on both sides; one ' +
+        `generation each, back to back; PyTorch ${g.torchKey} (OPENBLAS_* unset). tok/s = generated tokens / ` +
+        'whole generate() time (prefill included); decode tok/s = batch × decode steps / their time.',
+    );
+    console.log(
+      `FLOPs: prefill ${(g.flops.prefill / 1e12).toFixed(3)} T, decode ${(g.flops.decode / 1e12).toFixed(3)} T, ` +
+        `total ${(g.flops.total / 1e12).toFixed(3)} T (formula: bench/README.md); MFU = FLOP/s ÷ the same ` +
+        "side's SGEMM 1024³ FLOP/s in this run.",
+    );
+    const row = (
+      key: string,
+      r: ReturnType<typeof gsm8kSummary>['rlcp'],
+      load: number,
+      sgemm: number[],
+      rss: number,
+    ) => [
+      key,
+      fmt(load, 2),
+      fmt(r.prefillS, 2),
+      fmt(r.decodeS, 2),
+      fmt(r.totalS, 2),
+      String(r.generated),
+      fmt(r.tokensPerS, 1),
+      fmt(r.decodeTokensPerS, 1),
+      fmt(r.gflops),
+      `${fmt(100 * r.mfu)}% (SGEMM ${fmt(median(sgemm))})`,
+      String(r.stopped),
+      fmt(rss, 0),
+    ];
+    console.log(
+      table(
+        [
+          'config',
+          'load s',
+          'prefill s',
+          'decode s',
+          'total s',
+          'tokens',
+          'tok/s',
+          'decode tok/s',
+          'GFLOP/s',
+          'MFU',
+          'stopped',
+          'peak RSS MB',
+        ],
+        [
+          row(rlcpKey, s.rlcp, g.loadS.rlcp, g.sgemm.rlcp, g.rss.rlcp),
+          row(g.torchKey, s.torch, g.loadS.torch_best, g.sgemm.torchBest, g.rss.torchBest),
+        ],
+      ),
+    );
+    const j = s.json;
+    console.log(
+      `ratio_best (tok/s rlcp / PyTorch) ${ratio(j.ratio_best)} (target ≥ 1.5), decode only ` +
+        `${ratio(j.decode_ratio_best)}; rlcp ${fmt(j.rlcp_tokens_per_s)} tok/s (target ≥ 60). Rows stopped ` +
+        `early (EOS or a stop string): rlcp ${j.rlcp_rows_stopped_early}, PyTorch ${j.torch_best_rows_stopped_early} ` +
+        `of ${o.prompts} (random weights). Greedy tokens: ${j.rows_tokens_identical} of ${o.prompts} rows ` +
+        `identical; leading tokens alike per row: min ${j.tokens_agree_prefix_min}, mean ` +
+        `${j.tokens_agree_prefix_mean} of ${o.maxNewTokens}.`,
+    );
+  }
   if (asJson) {
     const out = {
       train_step: trainJson.map((t) => ({ ...t.json, ...peerJson })),
@@ -1113,6 +1397,7 @@ export async function runBench(args: ParsedArgs): Promise<number> {
       sgemm_gflops: sg ? round(median(sg.rlcp)) : null,
       torch_sgemm_gflops: sg ? round(median(sg.torch)) : null,
       inference: inferenceJson ? { ...inferenceJson, ...peerJson } : null,
+      gsm8k: gsm8kJson ? { ...gsm8kJson, ...peerJson } : null,
       ...peerJson,
     };
     console.log(JSON.stringify(out));

@@ -10,8 +10,11 @@ export type TrainSize = 'small' | 'qwen0.5b-2L' | 'world';
 export const TRAIN_SIZES: readonly TrainSize[] = ['small', 'qwen0.5b-2L'];
 export const ALL_TRAIN_SIZES: readonly TrainSize[] = [...TRAIN_SIZES, 'world'];
 
-/** Paper-scale sizes, asked for by name only (minutes each): one RLCP step at Qwen2.5-0.5B's shape. */
-export const PAPER_SIZES = ['rlcp-0.5b-lora'] as const;
+/**
+ * Paper-scale sizes, asked for by name only (minutes each): one RLCP step at Qwen2.5-0.5B's shape, and
+ * batched greedy GSM8K generation at that shape (bench/gsm8k.ts).
+ */
+export const PAPER_SIZES = ['rlcp-0.5b-lora', 'gsm8k-0.5b'] as const;
 export type PaperSize = (typeof PAPER_SIZES)[number];
 export type BenchSize = TrainSize | PaperSize;
 

@@ -12,6 +12,11 @@ Reads one JSON command per stdin line and answers each with one stdout line `@@b
   gemm_shapes {threads, shapes, reps}        torch.mm at the step's GEMM shapes; {gflops: {name: [...]}}
   rlcp_init {dir, inputs_path, spec, seed}   rlcp-0.5b-lora: LoRA adapters, probes, generic targets
   rlcp_step {threads}                        one RLCP step (bench/sizes.ts RLCP_05B_LORA); {ms, loss}
+  generate {threads, prompts_path, pieces_path, max_new, stop, eos, pad, vocab_limit, share_prefix}
+                                             gsm8k-0.5b: batched greedy generation with left padding, one
+                                             KV cache, the shared prompt prefix run once (after infer_init);
+                                             {prefill_ms, step_ms, total_ms,
+                                             tokens, stop_reasons}
   status                                     {vmhwm_mb, vmrss_mb}
   exit
 
@@ -434,6 +439,122 @@ class Inference:
                 tokens.append(state['next'])
         return {'ms': ms, 'tokens': tokens}
 
+    # ---- gsm8k-0.5b: batched greedy generation (rlcp's src/nn/generate.ts, the same batching) ----
+
+    def forward_batch(self, ids, positions, cache, key_mask):
+        """Logits [B, V] of the last position of ids [B, T]; keys masked by key_mask [B, length + T]."""
+        cfg, params = self.cfg, self.params
+        eps = cfg['rms_norm_eps']
+        b, t = ids.shape
+        nq, nkv, dh = cfg['num_attention_heads'], cfg['num_key_value_heads'], ref.head_dim(cfg)
+        groups = nq // nkv
+        cos, sin = ref.rotary_cos_sin(positions, dh, cfg['rope_theta'], torch.float32)
+        past = cache['length']
+        total = past + t
+        # Additive mask [B, 1, groups·T, total] (HF's dtype-min, so an all-padding query row stays finite).
+        query_pos = past + torch.arange(t).repeat(groups)
+        allowed = (torch.arange(total)[None, :] <= query_pos[:, None])[None] & key_mask.bool()[:, None, :]
+        mask = torch.zeros(b, 1, groups * t, total).masked_fill_(~allowed[:, None], torch.finfo(torch.float32).min)
+        h = F.embedding(ids, params['model.embed_tokens.weight'])
+        for layer in range(cfg['num_hidden_layers']):
+            p = 'model.layers.%d.' % layer
+            x = ref.rms_norm(h, params[p + 'input_layernorm.weight'], eps)
+
+            def proj(name, heads):
+                y = F.linear(x, params[p + 'self_attn.' + name + '.weight'], params.get(p + 'self_attn.' + name + '.bias'))
+                return y.view(b, t, heads, dh).transpose(1, 2)
+
+            q, k, v = proj('q_proj', nq), proj('k_proj', nkv), proj('v_proj', nkv)
+            q, k = ref.apply_rotary(q, k, cos, sin)
+            cache['k'][layer][:, :, past:total] = k
+            cache['v'][layer][:, :, past:total] = v
+            keys, values = cache['k'][layer][:, :, :total], cache['v'][layer][:, :, :total]
+            # Grouped-query attention without repeat_kv copies: query head h reads kv head h // groups.
+            scores = q.reshape(b, nkv, groups * t, dh) @ keys.transpose(2, 3) / math.sqrt(dh) + mask
+            out = (torch.softmax(scores, dim=-1) @ values).reshape(b, nq, t, dh)
+            out = out.transpose(1, 2).reshape(b, t, nq * dh)
+            h = h + F.linear(out, params[p + 'self_attn.o_proj.weight'], params.get(p + 'self_attn.o_proj.bias'))
+            h = h + ref.mlp(ref.rms_norm(h, params[p + 'post_attention_layernorm.weight'], eps), params, p + 'mlp.')
+        cache['length'] = total
+        last = ref.rms_norm(h[:, -1], params['model.norm.weight'], eps)
+        return F.linear(last, self.head)
+
+    def generate(self, cmd):
+        with open(cmd['prompts_path']) as f:
+            prompts = json.load(f)
+        with open(cmd['pieces_path']) as f:
+            pieces = json.load(f)  # decoded text of each id (special tokens skipped), for the stop strings
+        max_new, stops, eos = cmd['max_new'], cmd['stop'], set(cmd['eos'])
+        limit = cmd['vocab_limit']
+        b = len(prompts)
+        # The prefix every prompt shares, run once at batch 1 (rlcp's sharePrefix; each row keeps a token).
+        shared = 0
+        if cmd.get('share_prefix') and b > 1:
+            while shared < min(len(p) for p in prompts) - 1 and all(p[shared] == prompts[0][shared] for p in prompts):
+                shared += 1
+        rest = [p[shared:] for p in prompts]
+        t = max(len(p) for p in rest)
+        cfg = self.cfg
+        shape = (b, cfg['num_key_value_heads'], shared + t + max_new, ref.head_dim(cfg))
+        cache = {'k': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])],
+                 'v': [torch.zeros(shape) for _ in range(cfg['num_hidden_layers'])], 'length': 0}
+        ids = torch.full((b, t), cmd['pad'], dtype=torch.int64)
+        key_mask = torch.zeros(b, shared + t + max_new, dtype=torch.int64)
+        key_mask[:, :shared] = 1
+        for i, p in enumerate(rest):
+            ids[i, t - len(p):] = torch.tensor(p)
+            key_mask[i, shared + t - len(p):shared + t] = 1
+        # HF generate's position ids: cumsum(mask) − 1, padding positions 1 (src/nn/qwen2.ts positionsFromMask).
+        own = key_mask[:, shared:shared + t]
+        positions = (shared + own.cumsum(-1) - 1).masked_fill(own == 0, 1)
+        seen = key_mask[:, :shared + t].sum(-1)
+        marks = []
+        with torch.no_grad():
+            start = time.perf_counter()
+            if shared > 0:
+                one = {'k': [torch.zeros(1, *shape[1:]) for _ in cache['k']],
+                       'v': [torch.zeros(1, *shape[1:]) for _ in cache['v']], 'length': 0}
+                self.forward_batch(torch.tensor([prompts[0][:shared]]), torch.arange(shared)[None], one,
+                                   key_mask[:1, :shared])
+                for layer in range(cfg['num_hidden_layers']):
+                    cache['k'][layer][:, :, :shared] = one['k'][layer][:, :, :shared]
+                    cache['v'][layer][:, :, :shared] = one['v'][layer][:, :, :shared]
+                cache['length'] = shared
+                del one
+            logits = self.forward_batch(ids, positions, cache, key_mask[:, :shared + t])
+            marks.append(time.perf_counter())
+        tokens = [[] for _ in range(b)]
+        texts = [''] * b
+        reasons = ['max_new_tokens'] * b
+        done = [False] * b
+        with torch.no_grad():
+            for step in range(max_new):
+                chosen = torch.argmax(logits[:, :limit], dim=-1).tolist()
+                for i in range(b):
+                    if done[i]:
+                        continue
+                    tokens[i].append(chosen[i])
+                    if chosen[i] in eos:
+                        reasons[i], done[i] = 'eos', True
+                    elif stops:
+                        texts[i] += pieces[chosen[i]]
+                        if any(s in texts[i] for s in stops):
+                            reasons[i], done[i] = 'stop_string', True
+                if step == max_new - 1 or all(done):
+                    break
+                # Finished rows keep stepping (output discarded) so the batch stays rectangular.
+                key_mask[:, shared + t + step] = 1
+                positions = seen[:, None].clone()
+                seen += 1
+                logits = self.forward_batch(torch.tensor(chosen)[:, None], positions, cache,
+                                            key_mask[:, :shared + t + step + 1])
+                marks.append(time.perf_counter())
+            end = time.perf_counter()
+        del cache
+        return {'prefill_ms': (marks[0] - start) * 1000,
+                'step_ms': [(b2 - a2) * 1000 for a2, b2 in zip(marks, marks[1:])],
+                'total_ms': (end - start) * 1000, 'tokens': tokens, 'stop_reasons': reasons}
+
 
 def sgemm(cmd):
     n = cmd['n']
@@ -490,6 +611,8 @@ def main():
             return state['infer'].prefill(cmd)
         if name == 'decode':
             return state['infer'].decode(cmd)
+        if name == 'generate':
+            return state['infer'].generate(cmd)
         if name == 'sgemm':
             return sgemm(cmd)
         if name == 'gemm_shapes':

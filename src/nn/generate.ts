@@ -33,6 +33,15 @@ export interface GenerateOptions {
   vocabLimit?: number;
   /** Also return the raw next-token logits of every step. */
   outputLogits?: boolean;
+  /** Called after each forward (the prompts', then one per new token), e.g. to time them. */
+  onForward?: () => void;
+  /**
+   * Run the token prefix all prompts share (few-shot exemplars) once, at batch 1, and copy its keys and
+   * values into every row of the cache; only the rest is prefilled per row. Same attention and positions
+   * as prefilling everything (the cache holds [prefix][padding][rest] instead of [padding][prefix][rest]),
+   * equal up to float rounding. Default false.
+   */
+  sharePrefix?: boolean;
 }
 
 export type StopReason = 'eos' | 'stop_string' | 'max_new_tokens';
@@ -75,7 +84,12 @@ export function generate(
   });
 
   const batch = prompts.length;
-  const { ids, mask, seq } = leftPad(prompts, options.padTokenId ?? 0);
+  // Every row keeps at least one token of its own, whose logits choose its first new token.
+  const shared = options.sharePrefix && batch > 1 ? sharedPrefixLength(prompts) : 0;
+  const { ids, mask, seq } = leftPad(
+    prompts.map((p) => p.slice(shared)),
+    options.padTokenId ?? 0,
+  );
   const rng = new Rng(options.seed ?? 0);
   const results: Generation[] = prompts.map(() => ({
     tokens: [],
@@ -85,7 +99,17 @@ export function generate(
   const done = new Array<boolean>(batch).fill(false);
 
   return noGrad(() => {
-    const cache = new KVCache(model.config, batch, seq + maxNewTokens);
+    const cache = new KVCache(model.config, batch, shared + seq + maxNewTokens);
+    if (shared > 0) {
+      const prefix = new KVCache(model.config, 1, shared);
+      model.forward(Int32Array.from(prompts[0]!.slice(0, shared)), {
+        batch: 1,
+        seq: shared,
+        kvCache: prefix,
+        logits: 'none',
+      });
+      cache.repeatRowsOf(prefix);
+    }
     let logits = model.forward(ids, {
       batch,
       seq,
@@ -93,6 +117,7 @@ export function generate(
       kvCache: cache,
       logits: 'last',
     }).logits!;
+    options.onForward?.();
     for (let step = 0; step < maxNewTokens; step++) {
       const next = new Int32Array(batch);
       for (let b = 0; b < batch; b++) {
@@ -118,6 +143,7 @@ export function generate(
       if (step === maxNewTokens - 1 || done.every(Boolean)) break;
       // Finished rows keep stepping (their output is discarded) so the batch stays rectangular.
       logits = model.forward(next, { batch, seq: 1, kvCache: cache, logits: 'last' }).logits!;
+      options.onForward?.();
     }
     if (options.decoder) {
       for (const result of results) {
@@ -194,6 +220,14 @@ export function scoreContinuations(
     }
     return scores;
   });
+}
+
+/** Length of the token prefix all prompts share, leaving every prompt at least one token after it. */
+export function sharedPrefixLength(prompts: readonly number[][]): number {
+  const limit = Math.min(...prompts.map((p) => p.length)) - 1;
+  let n = 0;
+  while (n < limit && prompts.every((p) => p[n] === prompts[0]![n])) n++;
+  return n;
 }
 
 /** Left-pads sequences to a common length: ids and mask [B·T], T = longest. */

@@ -560,7 +560,10 @@ export class KVCache {
     return positionsFromMask(mask, batch, seq, this.realTokens);
   }
 
-  /** Reserves room for `seq` new tokens and returns the key mask [B·S] over all S = length + seq keys. */
+  /**
+   * Reserves room for `seq` new tokens and returns the key mask over the keys `update` will return: the
+   * S = seq fresh ones on the first forward, else all maxLen slots (those past the tokens held are 0).
+   */
   append(mask: Uint8Array | undefined, batch: number, seq: number): Uint8Array {
     this.checkBatch(batch);
     if (this.pending !== 0) throw new Error('KV cache: previous forward did not finish');
@@ -575,18 +578,28 @@ export class KVCache {
       }
     }
     this.pending = seq;
-    const total = this.committed + seq;
-    const keyMask = new Uint8Array(batch * total);
+    if (this.committed > 0) return this.mask;
+    const keyMask = new Uint8Array(batch * seq);
     for (let b = 0; b < batch; b++) {
-      keyMask.set(this.mask.subarray(b * this.maxLen, b * this.maxLen + total), b * total);
+      keyMask.set(this.mask.subarray(b * this.maxLen, b * this.maxLen + seq), b * seq);
     }
     return keyMask;
   }
 
-  /** Stores the new keys/values [B, Hkv, T, Dh] of one layer; returns all keys/values [B, Hkv, S, Dh]. */
+  /**
+   * Stores the new keys/values [B, Hkv, T, Dh] of one layer and returns the keys/values attention reads:
+   * the fresh ones on the first forward, later the whole cache [B, Hkv, maxLen, Dh] without a copy (the
+   * slots not yet written are zeros and masked: copying the used part out cost more than every GEMM of a
+   * decode step at batch 32 and ~1000 tokens).
+   */
   update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
-    const total = this.committed + this.pending;
-    return [this.store(this.keys[layer]!, k, total), this.store(this.values[layer]!, v, total)];
+    const keys = this.keys[layer]!;
+    const values = this.values[layer]!;
+    this.store(keys, k);
+    this.store(values, v);
+    if (this.committed === 0) return [k, v];
+    const shape = [this.batch, this.numKvHeads, this.maxLen, this.headDim];
+    return [Tensor.from(keys, shape), Tensor.from(values, shape)];
   }
 
   commit(): void {
@@ -594,19 +607,45 @@ export class KVCache {
     this.pending = 0;
   }
 
-  private store(cache: Float32Array, fresh: Tensor, total: number): Tensor {
+  /** Starts this empty cache with the tokens of a batch-1 cache in every row (a shared prompt prefix). */
+  repeatRowsOf(source: KVCache): void {
+    if (source.batch !== 1 || source.numKvHeads !== this.numKvHeads || source.headDim !== this.headDim)
+      throw new Error('KV cache: repeatRowsOf needs a batch-1 cache of the same model');
+    if (this.committed !== 0 || this.pending !== 0)
+      throw new Error('KV cache: repeatRowsOf needs an empty cache');
+    const n = source.committed;
+    if (source.pending !== 0 || n > this.maxLen)
+      throw new Error(`KV cache: ${n} tokens do not fit its capacity of ${this.maxLen}`);
+    const span = n * this.headDim;
+    for (let layer = 0; layer < this.keys.length; layer++) {
+      for (const [to, from] of [
+        [this.keys[layer]!, source.keys[layer]!],
+        [this.values[layer]!, source.values[layer]!],
+      ] as const) {
+        for (let b = 0; b < this.batch; b++) {
+          for (let h = 0; h < this.numKvHeads; h++) {
+            const src = h * source.maxLen * this.headDim;
+            to.set(from.subarray(src, src + span), (b * this.numKvHeads + h) * this.maxLen * this.headDim);
+          }
+        }
+      }
+    }
+    for (let b = 0; b < this.batch; b++) {
+      this.mask.set(source.mask.subarray(0, n), b * this.maxLen);
+      this.realTokens[b] = source.realTokens[0]!;
+    }
+    this.committed = n;
+  }
+
+  private store(cache: Float32Array, fresh: Tensor): void {
     const { batch, maxLen, numKvHeads, headDim } = this;
     const seq = this.pending;
-    const out = new Float32Array(batch * numKvHeads * total * headDim);
     for (let bh = 0; bh < batch * numKvHeads; bh++) {
-      const base = bh * maxLen * headDim;
       cache.set(
         fresh.data.subarray(bh * seq * headDim, (bh + 1) * seq * headDim),
-        base + this.committed * headDim,
+        bh * maxLen * headDim + this.committed * headDim,
       );
-      out.set(cache.subarray(base, base + total * headDim), bh * total * headDim);
     }
-    return Tensor.from(out, [batch, numKvHeads, total, headDim]);
   }
 
   private checkBatch(batch: number): void {

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { noGrad } from '../../src/tensor/tensor.ts';
 import { Rng } from '../../src/tensor/random.ts';
 import { Qwen2ForCausalLM } from '../../src/nn/qwen2.ts';
-import { generate, leftPad, sample, scoreContinuations, type TokenDecoder } from '../../src/nn/generate.ts';
+import {
+  generate,
+  leftPad,
+  sample,
+  scoreContinuations,
+  sharedPrefixLength,
+  type TokenDecoder,
+} from '../../src/nn/generate.ts';
 import { relativeError, tinyConfig } from './helpers.ts';
 
 const model = Qwen2ForCausalLM.initRandom(tinyConfig({ eos_token_id: null }), 21);
@@ -55,6 +62,53 @@ test('batched left-padded generation equals per-sequence generation', () => {
       assert.ok(err <= 1e-4, `prompt ${b} step ${step}: relative error ${err}`);
     });
   });
+});
+
+test('a shared prompt prefix run once gives the tokens and logits of prefilling every row', () => {
+  const exemplars = [12, 4, 50, 8, 8, 19, 3];
+  const fewShot = prompts.map((p) => [...exemplars, ...p]);
+  assert.equal(sharedPrefixLength(fewShot), exemplars.length);
+  const full = generate(model, fewShot, { maxNewTokens: 6, outputLogits: true });
+  const shared = generate(model, fewShot, { maxNewTokens: 6, outputLogits: true, sharePrefix: true });
+  fewShot.forEach((_, b) => {
+    assert.deepEqual(shared[b]!.tokens, full[b]!.tokens, `prompt ${b}`);
+    shared[b]!.logits!.forEach((row, step) => {
+      const err = relativeError(row, full[b]!.logits![step]!);
+      assert.ok(err <= 1e-4, `prompt ${b} step ${step}: relative error ${err}`);
+    });
+  });
+  assert.ok(new Set(full.flatMap((r) => r.tokens)).size > 1);
+});
+
+test('sharedPrefixLength leaves every prompt a token of its own', () => {
+  assert.equal(
+    sharedPrefixLength([
+      [1, 2, 3],
+      [1, 2, 4, 5],
+    ]),
+    2,
+  );
+  assert.equal(
+    sharedPrefixLength([
+      [1, 2],
+      [1, 2, 3],
+    ]),
+    1,
+  );
+  assert.equal(
+    sharedPrefixLength([
+      [7, 1],
+      [8, 1],
+    ]),
+    0,
+  );
+  assert.equal(
+    sharedPrefixLength([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]),
+    2,
+  );
 });
 
 test('EOS and stop strings end a sequence; the others go on', () => {
