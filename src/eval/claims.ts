@@ -99,7 +99,7 @@ function retentionClaim(input: ClaimsInput, bound: number, alpha: number): Claim
   });
   return combine(
     'retention',
-    `retention < ${bound * 100} %`,
+    `retention < ${+(bound * 100).toFixed(2)} %`,
     `forget recall (greedy, held-out templates) after RLCP; exact one-sided binomial test of H0: recall ≥ ${bound}`,
     seeds,
     `base ${share(input.base.forgetHeldoutCorrect).toFixed(3)}, oracle ${share(input.oracle.forgetHeldoutCorrect).toFixed(3)}; chance is 1/K`,
