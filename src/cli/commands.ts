@@ -5,6 +5,7 @@ import './commands/model.ts';
 import './commands/world.ts';
 import './commands/eval.ts';
 import './commands/unlearn.ts';
+import './commands/claims.ts';
 import './commands/queue.ts';
 import './commands/report.ts';
 import './commands/memory.ts';

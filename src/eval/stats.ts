@@ -378,3 +378,32 @@ export function pairedSignFlipTest(a: readonly number[], b: readonly number[]): 
     p: Math.min(1, 2 * Math.min(below, above)),
   };
 }
+
+export interface McNemarTest {
+  /** Pairs that are true before and false after. */
+  true_to_false: number;
+  /** Pairs that are false before and true after. */
+  false_to_true: number;
+  /** Exact two-sided p: 2 · P(X ≤ min(b, c)), X ~ Binomial(b + c, ½), at most 1 (1 without discordant pairs). */
+  p_two_sided: number;
+}
+
+/**
+ * Exact McNemar test of a paired binary outcome measured twice on the same items (before[i], after[i]):
+ * only the discordant pairs carry information, and under "no change" each is equally likely either way.
+ */
+export function mcNemarTest(before: readonly boolean[], after: readonly boolean[]): McNemarTest {
+  if (before.length !== after.length)
+    throw new Error(`mcNemarTest: ${before.length} outcomes before but ${after.length} after`);
+  let trueToFalse = 0;
+  let falseToTrue = 0;
+  before.forEach((b, i) => {
+    if (b && !after[i]) trueToFalse++;
+    if (!b && after[i]) falseToTrue++;
+  });
+  const n = trueToFalse + falseToTrue;
+  const smaller = Math.min(trueToFalse, falseToTrue);
+  // P(X ≤ k) = P(X ≥ n − k) for p = ½.
+  const p = n === 0 ? 1 : Math.min(1, 2 * binomialTailUpper(n - smaller, n, 0.5));
+  return { true_to_false: trueToFalse, false_to_true: falseToTrue, p_two_sided: p };
+}
