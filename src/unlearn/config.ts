@@ -13,6 +13,7 @@ export const METHODS = [
   'simnpo',
   'rmu',
   'leace',
+  'regen',
   'rag',
 ] as const;
 export type Method = (typeof METHODS)[number];
@@ -134,6 +135,11 @@ export interface UnlearnConfig {
     /** Margin γ. */
     gamma: number;
   };
+  /** Regeneration (src/unlearn/methods/regen.ts). */
+  regen: {
+    /** α: the student starts at (1 − α)·w + α·w₀, w₀ a fresh initialisation (0 = plain distillation). */
+    alpha: number;
+  };
   /** The anchor streams and the frozen reference. */
   anchors: {
     /** β: weight of KL(reference ‖ model) over each anchor stream's answer tokens. */
@@ -226,6 +232,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
+  regen: { alpha: 0.5 },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -378,6 +385,7 @@ const SCHEMA: Schema = {
     alpha: num(0),
   },
   simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
+  regen: { alpha: num(0, 1) },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),
