@@ -46,7 +46,7 @@ test('regen noises every weight and keeps the unnoised starting model as the tea
     const runDir = join(fx.root, name);
     const result = metabolize({ model, tokenizer: fx.tokenizer, data, config, runDir, progress: false });
     const records = new MetricsLog(runDir).read();
-    return { result, records, firstKl: records.find((r) => 'loss_retain_kl' in r)!.loss_retain_kl! };
+    return { result, records, firstKl: Number(records.find((r) => 'loss_retain_kl' in r)!.loss_retain_kl) };
   };
   const before = weights(fx.freshModel());
   const noised = run('regen', 0.5);
