@@ -583,7 +583,7 @@ export interface ProbeAuditResult {
   n_test: number;
 }
 
-function majorityClass(y: ArrayLike<number>, numClasses: number): number {
+export function majorityClass(y: ArrayLike<number>, numClasses: number): number {
   const counts = new Array<number>(numClasses).fill(0);
   for (let i = 0; i < y.length; i++) counts[y[i]!]!++;
   // Ties go to the smallest class id so the baseline is deterministic.

@@ -283,3 +283,98 @@ function convolveUniformChoices(choices: readonly (readonly number[])[]): Float6
   }
   return dist;
 }
+
+export interface KsTest {
+  /** sup |F_a − F_b| of the two empirical distribution functions. */
+  statistic: number;
+  /** Two-sided exact p-value P(D ≥ statistic) under the null that both samples share one distribution. */
+  p: number;
+}
+
+/**
+ * Two-sample Kolmogorov–Smirnov test with the exact null distribution (no ties assumed in the null, as
+ * scipy's `ks_2samp(method="exact")`): P(D ≥ d) is one minus the share of the C(m+n, m) monotone lattice
+ * paths from (0,0) to (m,n) that stay strictly inside |i/m − j/n| < d. TOFU's "forget quality" is this
+ * p-value on per-fact truth scores of the unlearned model against the retrained one.
+ */
+export function ksTwoSample(a: readonly number[], b: readonly number[]): KsTest {
+  const m = a.length;
+  const n = b.length;
+  if (m === 0 || n === 0) throw new Error(`ksTwoSample: both samples need values, got ${m} and ${n}`);
+  for (const v of [...a, ...b])
+    if (!Number.isFinite(v)) throw new Error(`ksTwoSample: non-finite value ${v}`);
+  const sa = [...a].sort((x, y) => x - y);
+  const sb = [...b].sort((x, y) => x - y);
+  // Walk the merged values; at each distinct value both empirical CDFs have taken every equal value.
+  let i = 0;
+  let j = 0;
+  let statistic = 0;
+  while (i < m || j < n) {
+    const v = Math.min(i < m ? sa[i]! : Infinity, j < n ? sb[j]! : Infinity);
+    while (i < m && sa[i] === v) i++;
+    while (j < n && sb[j] === v) j++;
+    statistic = Math.max(statistic, Math.abs(i / m - j / n));
+  }
+  // Lattice paths counted in units of 1/(m·n) so the boundary test is exact integer arithmetic.
+  const bound = Math.round(statistic * m * n);
+  const inside = (x: number, y: number) => Math.abs(x * n - y * m) < bound;
+  // Paths are normalised per row by C(x+y, x) (via running probabilities) so large m, n do not overflow:
+  // each step goes right with probability (m − x)/(m + n − x − y), as a uniformly random path does.
+  let row = new Float64Array(n + 1);
+  row[0] = 1;
+  for (let y = 1; y <= n; y++) row[y] = inside(0, y) ? row[y - 1]! * ((n - y + 1) / (m + n - y + 1)) : 0;
+  for (let x = 1; x <= m; x++) {
+    const next = new Float64Array(n + 1);
+    for (let y = 0; y <= n; y++) {
+      if (!inside(x, y)) continue;
+      const left = m + n - (x - 1) - y;
+      const fromLeft = row[y]! * ((m - x + 1) / left);
+      const down = m + n - x - (y - 1);
+      const fromBelow = y > 0 ? next[y - 1]! * ((n - y + 1) / down) : 0;
+      next[y] = fromLeft + fromBelow;
+    }
+    row = next;
+  }
+  const p = statistic === 0 ? 1 : Math.min(1, Math.max(0, 1 - row[n]!));
+  return { statistic, p };
+}
+
+export interface PairedSignFlipTest {
+  n: number;
+  /** Mean of a − b over the pairs. */
+  mean_difference: number;
+  /** Two-sided exact p: 2 · min(P(T ≤ t), P(T ≥ t)), at most 1. */
+  p: number;
+}
+
+/**
+ * Exact two-sided sign-flip (paired randomization) test that the paired values `a` and `b` share one
+ * distribution: under the null each difference d = a − b is equally likely ±|d|. Values must be
+ * multiples of 1/2 (ranks and mid-ranks), so T = Σ_{flips up} 2|d| is an integer and its null distribution
+ * is an exact convolution; zero differences carry no information and add nothing.
+ */
+export function pairedSignFlipTest(a: readonly number[], b: readonly number[]): PairedSignFlipTest {
+  if (a.length !== b.length || a.length === 0)
+    throw new Error(
+      `pairedSignFlipTest: needs two equally long non-empty samples, got ${a.length} and ${b.length}`,
+    );
+  const twice = a.map((v, i) => {
+    const d = 2 * (v - b[i]!);
+    if (!Number.isInteger(d))
+      throw new Error(`pairedSignFlipTest: pair ${i} (${v}, ${b[i]}) is not in halves`);
+    return d;
+  });
+  const dist = convolveUniformChoices(twice.map((d) => [0, Math.abs(d)]));
+  const observed = twice.reduce((s, d) => s + Math.max(0, d), 0);
+  let below = 0;
+  let above = 0;
+  for (let v = 0; v < dist.length; v++) {
+    if (v <= observed) below += dist[v]!;
+    if (v >= observed) above += dist[v]!;
+  }
+  return {
+    n: a.length,
+    mean_difference: twice.reduce((s, d) => s + d, 0) / 2 / a.length,
+    p: Math.min(1, 2 * Math.min(below, above)),
+  };
+}

@@ -5,7 +5,9 @@ import {
   erfc,
   factRandomizationTest,
   logFactorial,
+  ksTwoSample,
   meanRankTest,
+  pairedSignFlipTest,
   rankSummary,
   wilsonInterval,
 } from '../../src/eval/stats.ts';
@@ -239,4 +241,67 @@ test('factRandomizationTest: recalled facts are above chance, a pushed-down answ
     () => factRandomizationTest([{ questions: 1, hitsIf: [1, 0], rankSumIf: [1.25, 2], trueIndex: 0 }]),
     /rank sum/,
   );
+});
+
+/** P(D ≥ observed) over every way of dealing the pooled values into samples of the two sizes. */
+function bruteForceKs(a: number[], b: number[]): number {
+  const pooled = [...a, ...b];
+  const observed = ksTwoSample(a, b).statistic;
+  let hits = 0;
+  let total = 0;
+  const m = a.length;
+  const choose = (start: number, picked: number[]) => {
+    if (picked.length === m) {
+      const x = picked.map((i) => pooled[i]!);
+      const y = pooled.filter((_, i) => !picked.includes(i));
+      total++;
+      if (ksTwoSample(x, y).statistic >= observed - 1e-12) hits++;
+      return;
+    }
+    for (let i = start; i < pooled.length; i++) choose(i + 1, [...picked, i]);
+  };
+  choose(0, []);
+  return hits / total;
+}
+
+test('ksTwoSample: the statistic, scipy exact p-values, and the permutation distribution', () => {
+  const a = [1, 2, 3, 4, 5.5];
+  const b = [0.5, 6, 7, 8, 9, 10];
+  const r = ksTwoSample(a, b);
+  assert.ok(Math.abs(r.statistic - 5 / 6) < 1e-12);
+  // scipy.stats.ks_2samp(a, b, method="exact").pvalue
+  assert.ok(Math.abs(r.p - 0.025974025974025972) < 1e-9, String(r.p));
+  const c = [0.1, 0.4, 0.7, 1.3, 2.2, 2.9, 3.1];
+  const d = [0.2, 0.3, 0.5, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2];
+  assert.ok(Math.abs(ksTwoSample(c, d).p - bruteForceKs(c, d)) < 1e-9);
+  assert.ok(
+    Math.abs(ksTwoSample([1, 2, 3], [1.5, 2.5, 3.5]).p - bruteForceKs([1, 2, 3], [1.5, 2.5, 3.5])) < 1e-9,
+  );
+  assert.equal(ksTwoSample([1, 2], [1, 2]).p, 1);
+  // Separated samples: the smallest p of these sizes, 2 / C(m+n, m).
+  assert.ok(Math.abs(ksTwoSample([1, 2, 3, 4], [5, 6, 7, 8]).p - 2 / 70) < 1e-12);
+  assert.throws(() => ksTwoSample([], [1]), /both samples/);
+  assert.throws(() => ksTwoSample([Number.NaN], [1]), /non-finite/);
+});
+
+test('pairedSignFlipTest: exact against enumeration of every sign pattern', () => {
+  const a = [3, 1.5, 7, 4, 2, 9];
+  const b = [1, 1.5, 2, 5, 1, 3];
+  const d = a.map((v, i) => v - b[i]!);
+  const observed = d.reduce((s, v) => s + v, 0);
+  let le = 0;
+  let ge = 0;
+  for (let mask = 0; mask < 1 << d.length; mask++) {
+    const t = d.reduce((s, v, i) => s + (mask & (1 << i) ? Math.abs(v) : -Math.abs(v)), 0);
+    if (t <= observed + 1e-12) le++;
+    if (t >= observed - 1e-12) ge++;
+  }
+  const expected = Math.min(1, (2 * Math.min(le, ge)) / (1 << d.length));
+  const r = pairedSignFlipTest(a, b);
+  assert.ok(Math.abs(r.p - expected) < 1e-12, `${r.p} vs ${expected}`);
+  assert.ok(Math.abs(r.mean_difference - observed / d.length) < 1e-12);
+  assert.equal(pairedSignFlipTest([1, 2, 3], [1, 2, 3]).p, 1);
+  assert.ok(pairedSignFlipTest(Array(10).fill(9), Array(10).fill(2)).p < 0.01);
+  assert.throws(() => pairedSignFlipTest([1], [1, 2]), /equally long/);
+  assert.throws(() => pairedSignFlipTest([1.3], [1]), /halves/);
 });

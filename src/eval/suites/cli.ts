@@ -8,7 +8,14 @@ import { loadWorld } from '../../data/world.ts';
 import { checkTokenizerMatchesConfig, loadTokenizer, type RlcpTokenizer } from '../../io/tokenizer.ts';
 import { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import type { ProbeKind } from '../probes.ts';
+import type { QuantBits } from '../../nn/quantize.ts';
 import { DEFAULT_RELEARN_OPTIONS, type RelearnOptions } from './relearn.ts';
+import {
+  checkTamperOptions,
+  DEFAULT_TAMPER_OPTIONS,
+  type TamperOptions,
+  type TamperVsOracle,
+} from './tamper.ts';
 import {
   DEFAULT_SUITES,
   evaluateModel,
@@ -22,13 +29,15 @@ export const MODEL_EVAL_USAGE = [
   'rlcp eval --model DIR (--world DIR | --facts FILE ...) [--suite NAME ...] [--out DIR] [--json]',
   '          [--reference DIR] [--oracle DIR] [--relearn-steps K --relearn-every N --relearn-lr LR --relearn-batch B]',
   '          [--gsm8k FILE --limit N --gsm8k-max-tokens T] [--probe-layers 0,3,6 --probe-kinds linear,mlp --seed S]',
-  '          [--batch-size B]',
+  '          [--batch-size B] [--tamper-splits N --tamper-steps K --tamper-checkpoint S --benign-steps N --quant-bits 8,4]',
   '',
   `Suites: ${SUITES.join(', ')}. Default: recall, rag, logic, multihop, probes, logit-lens, crystallization`,
   '(rag, logic and multihop need --world); relearn is added by --relearn-steps or --oracle, gsm8k by --gsm8k.',
   '--facts (repeatable) reads fact sets such as data/facts/paper-city-country.jsonl (+ its -retain file).',
   '--reference DIR: the model before unlearning (crystallization before/after). --oracle DIR: a model that never',
   'saw the forget facts, attacked beside the model. --out DIR writes results.json and items/<suite>.jsonl.',
+  'tamper: relearning over --tamper-splits splits (default 3) to --tamper-steps (100), read at --tamper-checkpoint',
+  '(30), benign fine-tuning (--benign-steps 50), int8/int4 quantization, forget quality; with --oracle, each against it.',
   'The last line printed is the aggregate JSON; --json prints only that line.',
 ].join('\n');
 
@@ -88,7 +97,8 @@ export async function runModelEval(args: ParsedArgs): Promise<number> {
     suites = DEFAULT_SUITES.filter((s) => worldDir !== undefined || !WORLD_ONLY_SUITES.includes(s));
   }
   if (suites !== undefined) {
-    if (relearnRequested && !suites.includes('relearn')) suites.push('relearn');
+    // The tamper battery contains the relearning attack: --oracle then serves it, not a second attack.
+    if (relearnRequested && !suites.includes('relearn') && !suites.includes('tamper')) suites.push('relearn');
     if (gsm8kPath !== undefined && !suites.includes('gsm8k')) suites.push('gsm8k');
   }
 
@@ -99,6 +109,24 @@ export async function runModelEval(args: ParsedArgs): Promise<number> {
     batchSize: positiveInteger(args, 'relearn-batch', DEFAULT_RELEARN_OPTIONS.batchSize),
     seed: optNumber(args, 'seed', DEFAULT_RELEARN_OPTIONS.seed),
   };
+  const quantBits = optList(args, 'quant-bits').map((v) => {
+    const bits = Number(v);
+    if (bits !== 4 && bits !== 8)
+      throw new Error(`--quant-bits: quantization width must be 4 or 8, got "${v}"`);
+    return bits as QuantBits;
+  });
+  const tamper: TamperOptions = {
+    splits: positiveInteger(args, 'tamper-splits', DEFAULT_TAMPER_OPTIONS.splits),
+    relearnSteps: positiveInteger(args, 'tamper-steps', DEFAULT_TAMPER_OPTIONS.relearnSteps),
+    every: relearn.every,
+    checkpoint: positiveInteger(args, 'tamper-checkpoint', DEFAULT_TAMPER_OPTIONS.checkpoint),
+    benignSteps: positiveInteger(args, 'benign-steps', DEFAULT_TAMPER_OPTIONS.benignSteps),
+    lr: relearn.lr,
+    batchSize: relearn.batchSize,
+    quantBits: quantBits.length > 0 ? quantBits : DEFAULT_TAMPER_OPTIONS.quantBits,
+    seed: relearn.seed,
+  };
+  checkTamperOptions(tamper);
   const probeLayers = optList(args, 'probe-layers').map((v) => {
     const layer = Number(v);
     if (!Number.isInteger(layer)) throw new Error(`--probe-layers: "${v}" is not a layer number`);
@@ -126,6 +154,7 @@ export async function runModelEval(args: ParsedArgs): Promise<number> {
         ? undefined
         : { path: gsm8kPath, limit, maxNewTokens: positiveInteger(args, 'gsm8k-max-tokens', 256) },
     relearn,
+    tamper,
     probes: {
       ...(probeLayers.length > 0 ? { layers: probeLayers } : {}),
       ...(probeKinds.length > 0 ? { kinds: probeKinds as ProbeKind[] } : {}),
@@ -176,5 +205,21 @@ function formatTable(aggregate: Aggregate): string {
         : String(value);
     lines.push(`${key.padEnd(28)}${shown}`);
   }
+  const tamper = aggregate.tamper as { vs_oracle: TamperVsOracle | null } | undefined;
+  if (tamper?.vs_oracle) lines.push(...formatTamperLines(tamper.vs_oracle));
   return lines.join('\n');
+}
+
+/** The battery against the oracle, one line per test. */
+export function formatTamperLines(v: TamperVsOracle): string[] {
+  const at = (r: TamperVsOracle['checkpoint']) =>
+    `rank ${r.mean_rank.toFixed(2)} vs oracle ${r.oracle_mean_rank.toFixed(2)} (p ${r.rank_p.toPrecision(2)}), ` +
+    `${r.accuracy_excess_facts >= 0 ? '+' : ''}${r.accuracy_excess_facts.toFixed(2)} facts, area ${r.area.toFixed(2)}`;
+  const mark = (ok: boolean) => (ok ? 'holds' : 'FAILS');
+  return [
+    `${`tamper relearn @${v.checkpoint.step}`.padEnd(28)}${at(v.checkpoint)}  ${mark(v.holds.relearn_checkpoint)}`,
+    `${`tamper relearn @${v.end.step}`.padEnd(28)}${at(v.end)}  ${mark(v.holds.relearn_end)}`,
+    `${'tamper benign / quant'.padEnd(28)}benign ${mark(v.holds.benign)}, int8/int4 ${mark(v.holds.quantization)}`,
+    `${'tamper forget quality'.padEnd(28)}KS p ${v.forget_quality.p.toPrecision(2)}  ${mark(v.holds.forget_quality)}`,
+  ];
 }

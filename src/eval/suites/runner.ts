@@ -22,6 +22,7 @@ import {
   type FactSplitSummary,
   type RelationRecall,
 } from './recall.ts';
+import { compareToOracle, DEFAULT_TAMPER_OPTIONS, runTamperBattery, type TamperOptions } from './tamper.ts';
 import { DEFAULT_RELEARN_OPTIONS, relearnAttack, relearnSplit, type RelearnOptions } from './relearn.ts';
 
 export const SUITES = [
@@ -33,13 +34,14 @@ export const SUITES = [
   'logit-lens',
   'crystallization',
   'relearn',
+  'tamper',
   'gsm8k',
 ] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Suites that need a world (its RAG, logic and multi-hop splits). */
 export const WORLD_ONLY_SUITES: readonly SuiteName[] = ['rag', 'logic', 'multihop'];
-/** Run when no suite is named: everything but the costly relearning attack and GSM8K (which needs a file). */
+/** Run when no suite is named: everything but the costly attacks (relearn, tamper) and GSM8K (needs a file). */
 export const DEFAULT_SUITES: readonly SuiteName[] = [
   'recall',
   'rag',
@@ -64,6 +66,7 @@ export interface EvaluateOptions {
   oracle?: Qwen2ForCausalLM;
   gsm8k?: { path: string; limit?: number; maxNewTokens?: number };
   relearn?: Partial<RelearnOptions>;
+  tamper?: Partial<TamperOptions>;
   probes?: {
     /** Hidden-state layers (0 = embeddings … L); default all. */
     layers?: readonly number[];
@@ -365,6 +368,35 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvalResul
     };
     aggregate.relearn_final_recall = curves[0]!.accuracy.at(-1);
     if (options.oracle) aggregate.relearn_oracle_final_recall = curves[1]!.accuracy.at(-1);
+  }
+
+  if (suites.includes('tamper')) {
+    const tamperOptions: TamperOptions = { ...DEFAULT_TAMPER_OPTIONS, ...options.tamper };
+    const world = options.world ?? null;
+    const battery = runTamperBattery(model, tokenizer, factSuites, world, tamperOptions, 'model');
+    const oracle = options.oracle
+      ? runTamperBattery(options.oracle, tokenizer, factSuites, world, tamperOptions, 'oracle')
+      : null;
+    items.tamper_relearn = [battery, ...(oracle ? [oracle] : [])].flatMap((b) =>
+      b.relearn.splits.flatMap((split, s) =>
+        split.accuracy.map((accuracy, i) => ({
+          id: b.id,
+          split: s,
+          step: b.relearn.steps[i],
+          accuracy,
+          mean_rank: split.mean_rank[i],
+          item_ranks: split.item_ranks[i],
+        })),
+      ),
+    );
+    aggregate.tamper = {
+      options: tamperOptions,
+      model: battery,
+      oracle,
+      vs_oracle: oracle ? compareToOracle(battery, oracle, tamperOptions.checkpoint) : null,
+    };
+    if (!oracle)
+      notes.push('tamper: no --oracle, so nothing to compare the battery with (vs_oracle is null)');
   }
 
   if (options.gsm8k && suites.includes('gsm8k')) {
