@@ -18,6 +18,9 @@ export const METHODS = [
 ] as const;
 export type Method = (typeof METHODS)[number];
 
+export const REGEN_NOISE = ['all', 'blocks', 'mlp', 'attention'] as const;
+export type RegenNoise = (typeof REGEN_NOISE)[number];
+
 export const OBJECTIVES = ['ce', 'uniform', 'entropy'] as const;
 export type AdversaryObjective = (typeof OBJECTIVES)[number];
 
@@ -139,6 +142,14 @@ export interface UnlearnConfig {
   regen: {
     /** α: the student starts at (1 − α)·w + α·w₀, w₀ a fresh initialisation (0 = plain distillation). */
     alpha: number;
+    /**
+     * Which weights the interpolation reaches: "all" (every parameter), "blocks" (the decoder layers'
+     * projections: not the embedding, lm_head or any norm), "mlp" (gate/up/down only) or "attention"
+     * (q/k/v/o only). Every parameter still trains.
+     */
+    noise: RegenNoise;
+    /** Decoder layers [first, last] (0-based, inclusive) whose weights are noised; null = all layers. */
+    layers: [number, number] | null;
   };
   /** The anchor streams and the frozen reference. */
   anchors: {
@@ -232,7 +243,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
-  regen: { alpha: 0.5 },
+  regen: { alpha: 0.5, noise: 'all', layers: null },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -385,7 +396,7 @@ const SCHEMA: Schema = {
     alpha: num(0),
   },
   simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
-  regen: { alpha: num(0, 1) },
+  regen: { alpha: num(0, 1), noise: oneOf(REGEN_NOISE), layers: layerRange },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),
