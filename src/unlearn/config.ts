@@ -13,9 +13,13 @@ export const METHODS = [
   'simnpo',
   'rmu',
   'leace',
+  'regen',
   'rag',
 ] as const;
 export type Method = (typeof METHODS)[number];
+
+export const REGEN_NOISE = ['all', 'blocks', 'mlp', 'attention'] as const;
+export type RegenNoise = (typeof REGEN_NOISE)[number];
 
 export const OBJECTIVES = ['ce', 'uniform', 'entropy'] as const;
 export type AdversaryObjective = (typeof OBJECTIVES)[number];
@@ -134,6 +138,19 @@ export interface UnlearnConfig {
     /** Margin γ. */
     gamma: number;
   };
+  /** Regeneration (src/unlearn/methods/regen.ts). */
+  regen: {
+    /** α: the student starts at (1 − α)·w + α·w₀, w₀ a fresh initialisation (0 = plain distillation). */
+    alpha: number;
+    /**
+     * Which weights the interpolation reaches: "all" (every parameter), "blocks" (the decoder layers'
+     * projections: not the embedding, lm_head or any norm), "mlp" (gate/up/down only) or "attention"
+     * (q/k/v/o only). Every parameter still trains.
+     */
+    noise: RegenNoise;
+    /** Decoder layers [first, last] (0-based, inclusive) whose weights are noised; null = all layers. */
+    layers: [number, number] | null;
+  };
   /** The anchor streams and the frozen reference. */
   anchors: {
     /** β: weight of KL(reference ‖ model) over each anchor stream's answer tokens. */
@@ -226,6 +243,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
+  regen: { alpha: 0.5, noise: 'all', layers: null },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -378,6 +396,7 @@ const SCHEMA: Schema = {
     alpha: num(0),
   },
   simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
+  regen: { alpha: num(0, 1), noise: oneOf(REGEN_NOISE), layers: layerRange },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),

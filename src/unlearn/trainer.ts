@@ -369,6 +369,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   const forgetTerm: ForgetTerm | null =
     training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
   if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
+  if (plugin.start && training && startStep === 0) plugin.start(model, methodContext);
 
   // ---- evaluation ----
   const sets = evalSets(data, config.eval);

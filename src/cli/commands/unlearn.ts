@@ -56,7 +56,7 @@ registerCommand('metabolize', async () => ({
   summary: 'unlearn facts with RLCP (or a baseline) while anchoring logic, retain facts and reading',
   usage:
     'rlcp metabolize --model DIR (--world DIR | --forget FILE --retain FILE --logic FILE [--rag FILE]) --out RUN\n' +
-    '                [--config FILE.json] [--method rlcp|unlikelihood|ga|graddiff|npo|simnpo|rmu|leace|rag] [--seed S] [--steps N]\n' +
+    '                [--config FILE.json] [--method rlcp|unlikelihood|ga|graddiff|npo|simnpo|rmu|leace|regen|rag] [--seed S] [--steps N]\n' +
     '                [--set key=value ...] [--json]\n' +
     '       rlcp metabolize --resume RUN [--json]\n' +
     '  Writes RUN/config.json (resolved config), RUN/metrics.jsonl, RUN/checkpoints/, and at the end RUN/model/\n' +

@@ -4,6 +4,7 @@ import type { Method } from '../config.ts';
 import { ga, graddiff } from './ga.ts';
 import { leace } from './leace.ts';
 import { npo } from './npo.ts';
+import { regen } from './regen.ts';
 import { rmu } from './rmu.ts';
 import { simnpo } from './simnpo.ts';
 import type { UnlearnMethod } from './types.ts';
@@ -18,6 +19,7 @@ export const UNLEARN_METHODS: Record<Method, UnlearnMethod> = {
   simnpo,
   rmu,
   leace,
+  regen,
   // Just-RAG: no training; the model is copied and evaluation supplies the facts in context.
   rag: { overlay: { steps: 0, fact: { lambda: 0, generic: 0 } } },
 };

@@ -52,6 +52,11 @@ export interface UnlearnMethod {
   trainable?(config: UnlearnConfig, numLayers: number): (name: string) => boolean;
   /** The method's own forget-stream term, built once before training. */
   forgetTerm?(context: MethodContext): ForgetTerm;
+  /**
+   * Changes the model in place once, before the first training step (not on resume); the frozen reference
+   * keeps the starting weights (e.g. regen's interpolation toward a fresh initialisation).
+   */
+  start?(model: Qwen2ForCausalLM, context: MethodContext): void;
   /** A closed-form method: changes the model in place before the (only) evaluation; no training steps. */
   fit?(model: Qwen2ForCausalLM, context: MethodContext): void;
 }

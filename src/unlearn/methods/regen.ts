@@ -1,0 +1,88 @@
+// Regeneration (UNDO, Lee et al. 2025, "Distillation robustifies unlearning"): the student starts as the
+// starting model's weights interpolated toward a fresh random initialisation by α,
+//   w ← (1 − α)·w + α·w₀,  w₀ as `Qwen2ForCausalLM.initRandom` (normal(0, initializer_range), norms 1),
+// and is distilled from the frozen starting model (the teacher: run `regen` on an unlearned model, e.g.
+// RLCP's) by the anchor streams' KL(teacher ‖ student) + LM terms on logic, retain facts and RAG
+// contexts: a corpus without the forget facts, so what the noise destroyed of them is not rebuilt. α is
+// the strength knob (0: plain distillation, 1: training from scratch on the teacher's outputs);
+// `regen.noise` and `regen.layers` choose which weights it reaches (e.g. only the MLPs, where a fact's
+// association lives, so the embedding and the attention that logic runs on are kept). Every parameter
+// trains; there is no forget term.
+import { parameterShapes, type Qwen2ForCausalLM } from '../../nn/qwen2.ts';
+import { initQwen2Parameters } from '../../nn/init.ts';
+import type { UnlearnConfig } from '../config.ts';
+import type { UnlearnMethod } from './types.ts';
+
+const PROJECTIONS = {
+  mlp: /^mlp\.(gate|up|down)_proj\./,
+  attention: /^self_attn\.[qkvo]_proj\./,
+};
+
+/**
+ * Which parameter names `regen.noise` and `regen.layers` select, for a model of `numLayers` decoder layers.
+ */
+export function noisedPredicate(regen: UnlearnConfig['regen'], numLayers: number): (name: string) => boolean {
+  const [first, last] = regen.layers ?? [0, numLayers - 1];
+  if (last >= numLayers)
+    throw new Error(`regen.layers: layer ${last} does not exist (the model has 0..${numLayers - 1})`);
+  if (regen.noise === 'all' && regen.layers !== null)
+    throw new Error(
+      'regen.layers: with regen.noise "all" the embedding and final norm are noised too, so a layer range ' +
+        'is ambiguous; choose regen.noise "blocks", "mlp" or "attention"',
+    );
+  return (name) => {
+    const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name);
+    if (!m) return regen.noise === 'all';
+    const layer = Number(m[1]);
+    if (layer < first || layer > last) return false;
+    const rest = m[2]!;
+    if (regen.noise === 'all') return true;
+    if (regen.noise === 'blocks') return PROJECTIONS.mlp.test(rest) || PROJECTIONS.attention.test(rest);
+    return PROJECTIONS[regen.noise].test(rest);
+  };
+}
+
+/**
+ * w ← (1 − α)·w + α·w₀ for every parameter of `model` that `noised` selects (default: all), w₀ a fresh
+ * initialisation of the same shapes seeded by `seed`. Exact at α = 0 (the model) and α = 1 (the fresh
+ * initialisation).
+ */
+export function interpolateTowardInit(
+  model: Qwen2ForCausalLM,
+  alpha: number,
+  seed: number,
+  noised: (name: string) => boolean = () => true,
+): void {
+  if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1))
+    throw new Error(`regen.alpha must be in [0, 1], got ${alpha}`);
+  const fresh = initQwen2Parameters(model.config, parameterShapes(model.config), seed >>> 0);
+  for (const [name, w] of model.namedParameters()) {
+    if (!noised(name)) continue;
+    const w0 = fresh.get(name);
+    if (!w0 || w0.size !== w.size) throw new Error(`regen: no fresh initialisation for parameter ${name}`);
+    const a = w.data;
+    const b = w0.data;
+    if (alpha === 0) continue;
+    if (alpha === 1) a.set(b);
+    else for (let i = 0; i < a.length; i++) a[i] = (1 - alpha) * a[i]! + alpha * b[i]!;
+  }
+}
+
+export const regen: UnlearnMethod = {
+  // No fact stream: the forget facts are never shown; the anchors are the distillation corpus.
+  overlay: { fact: { lambda: 0, generic: 0 } },
+  trainable(config, numLayers) {
+    // The noise reaches every weight, so every weight must train (LoRA would leave the noised base frozen).
+    if (config.params.mode !== 'all')
+      throw new Error(
+        `params.mode: regen trains every parameter, so it must be "all", got "${config.params.mode}"`,
+      );
+    // Refuse a bad regen.layers before any data is encoded.
+    noisedPredicate(config.regen, numLayers);
+    return () => true;
+  },
+  start(model, { config }) {
+    const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);
+    interpolateTowardInit(model, config.regen.alpha, config.seed + 0x52474e, noised);
+  },
+};

@@ -1,0 +1,147 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
+import { MetricsLog } from '../../../src/train/run-dir.ts';
+import { resolveConfig } from '../../../src/unlearn/config.ts';
+import { dataFromWorld } from '../../../src/unlearn/data.ts';
+import { interpolateTowardInit, noisedPredicate } from '../../../src/unlearn/methods/regen.ts';
+import { metabolize } from '../../../src/unlearn/trainer.ts';
+import { tinyConfig, tinyFixture, weights } from '../helpers.ts';
+
+const fx = await tinyFixture();
+after(() => rmSync(fx.root, { recursive: true, force: true }));
+
+test('the interpolation toward a fresh init is the model at α = 0, the init at α = 1, linear between', () => {
+  const start = weights(fx.freshModel());
+  const init = weights(Qwen2ForCausalLM.initRandom(fx.freshModel().config, 77));
+  const at = (alpha: number) => {
+    const model = fx.freshModel();
+    interpolateTowardInit(model, alpha, 77);
+    return weights(model);
+  };
+  assert.deepEqual(at(0), start);
+  assert.deepEqual(at(1), init);
+  for (const [name, w] of at(0.3)) {
+    const a = start.get(name)!;
+    const b = init.get(name)!;
+    w.forEach((v, i) => assert.ok(Math.abs(v - (0.7 * a[i]! + 0.3 * b[i]!)) <= 1e-6, name));
+  }
+  assert.throws(() => interpolateTowardInit(fx.freshModel(), 1.5, 0), /regen\.alpha must be in \[0, 1\]/);
+});
+
+test('regen noises every weight and keeps the unnoised starting model as the teacher', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const run = (name: string, alpha: number, mode: 'all' | 'lora' = 'all') => {
+    const config = tinyConfig({
+      method: 'regen',
+      steps: 3,
+      regen: { alpha },
+      params: { mode },
+      optimizer: { lr: 1e-2, warmupSteps: 0 },
+      eval: { every: 0, atStart: false },
+    });
+    const model = fx.freshModel();
+    const runDir = join(fx.root, name);
+    const result = metabolize({ model, tokenizer: fx.tokenizer, data, config, runDir, progress: false });
+    const records = new MetricsLog(runDir).read();
+    return { result, records, firstKl: Number(records.find((r) => 'loss_retain_kl' in r)!.loss_retain_kl) };
+  };
+  const before = weights(fx.freshModel());
+  const noised = run('regen', 0.5);
+  for (const [name, w] of weights(noised.result.model))
+    assert.ok(
+      w.some((v, i) => v !== before.get(name)![i]),
+      `${name} changed`,
+    );
+  assert.ok(!noised.records.some((r) => 'loss_adversary' in r || 'loss_generic' in r), 'no forget term');
+  // The first step's KL is measured before any update: 0 when nothing was noised, > 0 after the noise.
+  assert.equal(run('regen-0', 0).firstKl, 0);
+  assert.ok(noised.firstKl > 1e-4, `KL to the teacher after the noise: ${noised.firstKl}`);
+  assert.throws(() => run('regen-lora', 0.5, 'lora'), /params\.mode: regen trains every parameter/);
+});
+
+test('regen.alpha is validated by name', () => {
+  const bad = (value: unknown) => () =>
+    resolveConfig([{ patch: { method: 'regen', regen: { alpha: value } }, source: 'c.json' }]);
+  assert.throws(bad(1.5), /c\.json: "regen\.alpha": must be in \[0, 1\], got 1\.5/);
+  assert.throws(bad('half'), /c\.json: "regen\.alpha": must be a number/);
+  assert.throws(
+    () => resolveConfig([{ patch: { regen: { beta: 1 } }, source: 'c.json' }]),
+    /c\.json: unknown config key "regen\.beta"/,
+  );
+  assert.equal(resolveConfig([{ patch: { method: 'regen' }, source: 'c.json' }]).regen.alpha, 0.5);
+  assert.throws(
+    () => resolveConfig([{ patch: { regen: { noise: 'embeddings' } }, source: 'c.json' }]),
+    /c\.json: "regen\.noise": must be one of "all", "blocks", "mlp", "attention", got "embeddings"/,
+  );
+  assert.throws(
+    () => resolveConfig([{ patch: { regen: { layers: [2, 1] } }, source: 'c.json' }]),
+    /c\.json: "regen\.layers": must be null or \[first, last\]/,
+  );
+});
+
+test('regen.noise and regen.layers choose the noised weights; the rest keep the starting values', () => {
+  const start = weights(fx.freshModel());
+  const init = weights(Qwen2ForCausalLM.initRandom(fx.freshModel().config, 9));
+  const all = [...start.keys()];
+  type Noise = 'all' | 'blocks' | 'mlp' | 'attention';
+  const selected = (noise: Noise, layers: [number, number] | null) => {
+    const noised = noisedPredicate({ alpha: 0.5, noise, layers }, 3);
+    const model = fx.freshModel();
+    interpolateTowardInit(model, 0.5, 9, noised);
+    for (const [name, w] of weights(model)) {
+      const a = start.get(name)!;
+      const b = init.get(name)!;
+      const want = noised(name) ? (i: number) => 0.5 * a[i]! + 0.5 * b[i]! : (i: number) => a[i]!;
+      w.forEach((v, i) => assert.ok(Math.abs(v - want(i)) <= 1e-6, `${noise} ${name}`));
+    }
+    return all.filter(noised);
+  };
+  assert.deepEqual(selected('all', null), all);
+  const blocks = selected('blocks', null);
+  assert.deepEqual(
+    blocks,
+    all.filter((n) => /^model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj\./.test(n)),
+  );
+  assert.ok(blocks.length > 0 && !blocks.some((n) => /embed|norm/.test(n)), 'no embedding or norm');
+  assert.deepEqual(
+    selected('mlp', [1, 2]),
+    all.filter((n) => /^model\.layers\.[12]\.mlp\.(gate|up|down)_proj\./.test(n)),
+  );
+  assert.deepEqual(
+    selected('attention', [0, 0]),
+    all.filter((n) => /^model\.layers\.0\.self_attn\.[qkvo]_proj\./.test(n)),
+  );
+  assert.throws(
+    () => noisedPredicate({ alpha: 0.5, noise: 'mlp', layers: [1, 3] }, 3),
+    /regen\.layers: layer 3 does not exist \(the model has 0\.\.2\)/,
+  );
+  assert.throws(
+    () => noisedPredicate({ alpha: 0.5, noise: 'all', layers: [0, 1] }, 3),
+    /regen\.layers: with regen\.noise "all" .* choose regen\.noise "blocks", "mlp" or "attention"/,
+  );
+});
+
+test('a regen.layers range outside the model is refused before training', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const config = tinyConfig({
+    method: 'regen',
+    steps: 1,
+    regen: { alpha: 0.5, noise: 'mlp', layers: [0, 5] },
+    eval: { every: 0, atStart: false },
+  });
+  assert.throws(
+    () =>
+      metabolize({
+        model: fx.freshModel(),
+        tokenizer: fx.tokenizer,
+        data,
+        config,
+        runDir: join(fx.root, 'regen-bad-layers'),
+        progress: false,
+      }),
+    /regen\.layers: layer 5 does not exist \(the model has 0\.\.2\)/,
+  );
+});
