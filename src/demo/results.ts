@@ -428,22 +428,22 @@ function tamperCaption(tamper: Tamper): string {
   return `Tamper battery (${o.splits} relearning splits, lr ${o.lr}, batch ${o.batch_size}): mean rank of the held-out forget facts after relearning on the other half vs the oracle's (paired sign-flip p), facts recovered beyond the oracle; benign / int-N: held-out forget accuracy and rank r (ok = at chance); forget quality: KS p of the per-fact true-answer scores against the oracle's.`;
 }
 
-/** The battery as a terminal table ('' for a run without it). */
-export function formatTamperTable(tamper: Tamper | undefined): string {
-  if (!tamper) return '';
-  const { header, body } = tamperCells(tamper);
+/** A caption over columns padded to their widest cell, with a dashed rule under the header. */
+function alignedTable(caption: string, header: string[], body: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  return [
-    tamperCaption(tamper),
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...body.map(line),
-  ].join('\n');
+  return [caption, line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** The battery as a terminal table ('' for a run without it). */
+export function formatTamperTable(tamper: Tamper | undefined): string {
+  if (!tamper) return '';
+  const { header, body } = tamperCells(tamper);
+  return alignedTable(tamperCaption(tamper), header, body);
 }
 
 /** The battery as Markdown table lines ([] for a run without it). */
@@ -493,18 +493,11 @@ export function formatSummaryTable(rows: readonly SummaryRow[], candidates: numb
       probe ? `${pct(probe.accuracy)} @L${probe.layer} vs ${pct(probe.majority)}` : '(not run)',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [
+  return alignedTable(
     `chance: accuracy 1/${candidates} = ${pct(1 / candidates)}, mean rank ${((candidates + 1) / 2).toFixed(1)}; p: forget accuracy above chance (one-sided), rank ≠ chance (two-sided)`,
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...body.map(line),
-  ].join('\n');
+    header,
+    body,
+  );
 }
 
 /**
