@@ -10,6 +10,8 @@ import { evaluateModel, type EvalResults } from '../eval/suites/runner.ts';
 import { factSuitesFromWorld } from '../eval/suites/items.ts';
 import type { LogicItemResult } from '../eval/suites/recall.ts';
 import { relearnSplits } from '../eval/suites/relearn.ts';
+import { claimsMeasures, claimsProbePrompts, measureForClaims } from '../eval/suites/claims.ts';
+import { evaluateClaims, formatClaimsTable } from '../eval/claims.ts';
 import { compareToOracle, runTamperBattery, type TamperModelResult } from '../eval/suites/tamper.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { toJsonl } from '../io/jsonl.ts';
@@ -210,6 +212,7 @@ export async function runDemo(
     },
     tamper: plan.tamper,
     methods: plan.methods,
+    claims_control: plan.claimsControl,
   };
   writeJsonAtomic(join(runDir, 'config.json'), { ...baseConfig, status: 'running' });
 
@@ -385,9 +388,54 @@ export async function runDemo(
   if (options.baselines.includes('rag'))
     notes.push('Tamper battery: Just-RAG has the base model’s weights, so its battery is the base’s row.');
 
-  // ---- 6. results ----
-  clock.begin('write');
+  /**
+   * The four claims (src/eval/claims.ts) on the demo's one seed: base and RLCP from their evaluations
+   * above, the oracle and an anchor-streams-only control of RLCP's length measured here.
+   */
+  const claimsOfThisSeed = async (oracleModel: Qwen2ForCausalLM) => {
+    const control = await runMetabolize({
+      runDir: join(runDir, 'anchors-control'),
+      model: modelDir,
+      data: { world: worldDir },
+      config: plan.claimsControl,
+      progress: options.progress,
+    });
+    rmSync(join(runDir, 'anchors-control', 'checkpoints'), { recursive: true, force: true });
+    log(`    anchors-only control: ${control.stepsRun} steps`);
+    const probePrompts = claimsProbePrompts(suites);
+    const deepLayers = resolveProbeLayers(plan.methods.rlcp.fact.layers, L);
+    const opts = { batchSize: evalBatch, progress: options.progress };
+    const measured = (model: Qwen2ForCausalLM, evaluated: EvalResults) =>
+      claimsMeasures(model, tokenizer, evaluated.items, probePrompts, deepLayers, opts);
+    const report = evaluateClaims({
+      base: measured(base, baseEval),
+      oracle: await measureForClaims(oracleModel, tokenizer, world, probePrompts, deepLayers, opts),
+      runs: [
+        {
+          seed: options.seed,
+          rlcp: measured(rlcpRun.model, rlcpEval),
+          control: await measureForClaims(control.model, tokenizer, world, probePrompts, deepLayers, opts),
+          metrics,
+        },
+      ],
+      deepLayers,
+      heldoutItems: suites.forgetHeldout.length,
+      bootstrapSeed: options.seed,
+    });
+    notes.push(
+      `Claims: tested on this run's seed only; the 3-seed table is \`rlcp claims\` (README.md, "The paper's claims"). ${report.crystallization_definition}`,
+    );
+    return report;
+  };
+
+  // ---- 6. the paper's claims on this seed ----
+  clock.begin('claims');
   const metrics = new MetricsLog(join(runDir, 'rlcp')).read();
+  const claims = oracle ? await claimsOfThisSeed(oracle) : undefined;
+  if (!oracle) notes.push('Claims: not tested (they need the oracle model).');
+
+  // ---- 7. results ----
+  clock.begin('write');
   const adversaryLayers = resolveProbeLayers(rlcpConfigResolved.fact.layers, L);
   const initialProbe = meanProbeAccuracy(probeEntries(baseEval.aggregate), adversaryLayers) ?? 0;
   notes.push(
@@ -492,6 +540,7 @@ export async function runDemo(
       baseEval.items.logic_test as LogicItemResult[],
       rlcpEval.items.logic_test as LogicItemResult[],
     ),
+    ...(claims ? { claims } : {}),
     examples: examples(baseEval.items, rlcpEval.items),
     targets: computed.targets,
     item_files: itemFiles,
@@ -519,7 +568,11 @@ export async function runDemo(
   writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(results, timings));
 
   const rows: SummaryRow[] = methods.map((m) => ({ id: m.id, metrics: m.metrics, probes: m.probe_layers }));
-  const table = `${formatSummaryTable(rows, results.world.candidates)}\n\n${formatTamperTable(results.tamper)}`;
+  const table = [
+    formatSummaryTable(rows, results.world.candidates),
+    formatTamperTable(results.tamper),
+    ...(claims ? [formatClaimsTable(claims)] : []),
+  ].join('\n\n');
   return { runDir, results, table, timings, totalSeconds: clock.elapsed(), report };
 }
 

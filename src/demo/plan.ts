@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ProbeKind } from '../eval/probes.ts';
+import { anchorsOnlyControl } from '../eval/suites/claims.ts';
 import { DEFAULT_TAMPER_OPTIONS, type TamperOptions } from '../eval/suites/tamper.ts';
 import type { SuiteName } from '../eval/suites/runner.ts';
 import {
@@ -60,7 +61,8 @@ export interface DemoOptions {
   progress: boolean;
 }
 
-export type StageName = 'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'tamper' | 'write';
+export type StageName =
+  'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'tamper' | 'claims' | 'write';
 
 export interface Stage {
   name: StageName;
@@ -82,6 +84,8 @@ export interface DemoPlan {
   baselineProbeKinds: ProbeKind[];
   /** The tamper battery run on every trained method, the base and the oracle. */
   tamper: TamperOptions;
+  /** The claims stage's control: RLCP's config with every forget term off (the anchor streams alone). */
+  claimsControl: UnlearnConfig;
 }
 
 /** Per-stage budgets (seconds, idle 2-core machine); their sum is the run's promised wall time. */
@@ -89,19 +93,21 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
   full: {
     load: 10,
     'base-eval': 60,
-    'rlcp-train': 200,
+    'rlcp-train': 120,
     'rlcp-eval': 60,
     baselines: 260,
-    tamper: 200,
+    tamper: 160,
+    claims: 100,
     write: 10,
   },
   fast: {
     load: 10,
     'base-eval': 45,
-    'rlcp-train': 140,
+    'rlcp-train': 80,
     'rlcp-eval': 45,
     baselines: 190,
     tamper: 60,
+    claims: 60,
     write: 10,
   },
 };
@@ -146,6 +152,8 @@ function stageText(
       return `train (${plan.baseline} steps each) and evaluate the baselines`;
     case 'tamper':
       return `tamper battery on every trained method, base and oracle: relearning (${plan.splits} splits, ${plan.relearn} steps), benign fine-tuning, int8/int4`;
+    case 'claims':
+      return `the paper's four claims on this seed: an anchor-streams-only control (${plan.rlcp} steps), recall and logic of the oracle and the control, deep-layer states`;
     case 'write':
       return 'results.json, items, config.json, report.html';
   }
@@ -226,6 +234,8 @@ export function makePlan(options: DemoOptions): DemoPlan {
       benignSteps: Math.min(tamperDefaults.benignSteps, Math.max(1, relearnSteps)),
       seed: options.seed,
     },
+    // Its in-training evaluations would go unused (the claims read RLCP's curve only).
+    claimsControl: { ...anchorsOnlyControl(rlcp), eval: { ...rlcp.eval, every: 0, atStart: false } },
   };
 }
 

@@ -1,5 +1,6 @@
 // Shaping the demo's evaluations into results.json (src/report/schema.ts, docs/results-schema.md) and the
 // terminal summary table. Pure functions over the evaluation aggregates, item records and metrics.jsonl.
+import { formatClaimsTable } from '../eval/claims.ts';
 import type { Aggregate } from '../eval/suites/runner.ts';
 import type { RelearnSplit } from '../eval/suites/relearn.ts';
 import type { ForgetCheck, TamperModelResult, TamperOptions, TamperVsOracle } from '../eval/suites/tamper.ts';
@@ -541,6 +542,7 @@ export function markdownSummary(
     ...targetRows,
     '',
     ...markdownTamper(results.tamper),
+    ...(results.claims ? [formatClaimsTable(results.claims), ''] : []),
     '| stage | wall s | budget s | CPU s |',
     '| --- | --- | --- | --- |',
     ...stageRows,

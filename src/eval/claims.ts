@@ -357,12 +357,14 @@ export function evaluateClaims(input: ClaimsInput): ClaimsReport {
   };
 }
 
-function formatP(p: number | null): string {
+/** A claim's p-value as the tables print it. */
+export function formatClaimP(p: number | null): string {
   if (p === null) return '—';
   return p < 1e-4 ? p.toExponential(1) : p.toPrecision(2);
 }
 
-function formatValue(claim: ClaimResult, seed: SeedMeasure): string {
+/** A seed's statistic of `claim` as the tables print it. */
+export function formatClaimValue(claim: ClaimResult, seed: SeedMeasure): string {
   if (seed.value === null) return 'none';
   if (claim.id === 'crystallization') return seed.value.toFixed(2);
   if (claim.id === 'chain_of_thought') return `${seed.value >= 0 ? '+' : ''}${seed.value.toFixed(3)}`;
@@ -376,9 +378,11 @@ export function formatClaimsTable(report: ClaimsReport): string {
     '| --- | --- | --- | --- | --- |',
   ];
   for (const claim of report.claims) {
-    const perSeed = claim.seeds.map((s) => `${formatValue(claim, s)} (p ${formatP(s.p)})`).join('; ');
+    const perSeed = claim.seeds
+      .map((s) => `${formatClaimValue(claim, s)} (p ${formatClaimP(s.p)})`)
+      .join('; ');
     lines.push(
-      `| ${claim.claim} | ${claim.measurement} | ${perSeed} | ${claim.verdict} | ${formatP(claim.p_value)} |`,
+      `| ${claim.claim} | ${claim.measurement} | ${perSeed} | ${claim.verdict} | ${formatClaimP(claim.p_value)} |`,
     );
   }
   return lines.join('\n');

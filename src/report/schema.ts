@@ -5,6 +5,8 @@
 // answers (1 = the true answer ranked first); layer i is the output of transformer block i (0 = the
 // embedding output). Chance accuracy is 1/K and the chance rank (K+1)/2, K = world.candidates.
 
+import type { ClaimsReport } from '../eval/claims.ts';
+
 export const SCHEMA_VERSION = 1;
 
 export const METHOD_IDS = [
@@ -52,6 +54,8 @@ export interface RunResults {
   tamper?: Tamper;
   crystallization: Crystallization;
   chain_of_thought: ChainOfThought;
+  /** The paper's four claims tested on this run's seed (src/eval/claims.ts; runs since issue 20). */
+  claims?: ClaimsReport;
   /** Prompts with the base and RLCP answers side by side. */
   examples: Example[];
   targets: Target[];
@@ -710,6 +714,57 @@ function checkChainOfThought(c: Checker, root: Json): void {
   }
 }
 
+const CLAIM_IDS = ['retention', 'phase_transition', 'crystallization', 'chain_of_thought'] as const;
+const VERDICTS = ['supported', 'not supported', 'not testable here'] as const;
+
+/** A p-value field: a fraction, or null where the claim could not be tested. */
+function nullableP(c: Checker, parent: Json, key: string, path: string): void {
+  if (parent[key] !== null) c.number(parent, key, path, FRACTION);
+}
+
+function checkClaims(c: Checker, root: Json): void {
+  const claims = c.child(root, 'claims', '');
+  if (!claims) return;
+  c.number(claims, 'alpha', 'claims', { min: 0, max: 1 });
+  const seeds = c.array(claims, 'seeds', 'claims', true);
+  seeds?.forEach((s, i) => c.numberValue(s, `claims.seeds[${i}]`, { integer: true }));
+  c.string(claims, 'crystallization_definition', 'claims');
+  for (const side of ['base', 'oracle']) {
+    const m = c.child(claims, side, 'claims');
+    if (m)
+      for (const key of ['forget_recall_heldout', 'cot_rate', 'logic_accuracy'])
+        c.number(m, key, `claims.${side}`, FRACTION);
+  }
+  const seen = new Set<string>();
+  c.array(claims, 'claims', 'claims', true)?.forEach((entry, i) => {
+    const p = `claims.claims[${i}]`;
+    const claim = c.object(entry, p);
+    if (!claim) return;
+    const id = c.oneOf(claim, 'id', p, CLAIM_IDS);
+    if (id !== undefined) {
+      if (seen.has(id)) c.fail(join(p, 'id'), `duplicate claim "${id}"`);
+      seen.add(id);
+    }
+    c.string(claim, 'claim', p);
+    c.string(claim, 'measurement', p);
+    c.oneOf(claim, 'verdict', p, VERDICTS);
+    nullableP(c, claim, 'p_value', p);
+    c.string(claim, 'note', p, true);
+    const perSeed = c.array(claim, 'seeds', p, true);
+    if (perSeed && seeds && perSeed.length !== seeds.length)
+      c.fail(join(p, 'seeds'), `has ${perSeed.length} entries for ${seeds.length} seeds`);
+    perSeed?.forEach((e, j) => {
+      const q = `${p}.seeds[${j}]`;
+      const seed = c.object(e, q);
+      if (!seed) return;
+      c.number(seed, 'seed', q, { integer: true });
+      if (seed.value !== null) c.number(seed, 'value', q);
+      nullableP(c, seed, 'p', q);
+      c.boolean(seed, 'holds', q);
+    });
+  });
+}
+
 function checkExamples(c: Checker, root: Json): void {
   const list = c.array(root, 'examples', '', true);
   list?.forEach((entry, i) => {
@@ -829,6 +884,7 @@ export function validateResults(value: unknown, file: string): RunResults {
     if (root.tamper !== undefined) checkTamper(c, root, candidates);
     checkCrystallization(c, root, layers);
     checkChainOfThought(c, root);
+    if (root.claims !== undefined) checkClaims(c, root);
     checkExamples(c, root);
     checkTargets(c, root);
     checkItemFiles(c, root);

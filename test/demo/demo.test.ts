@@ -101,9 +101,20 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
     assert.ok(existsSync(join(dir, sub, 'metrics.jsonl')), sub);
     assert.ok(existsSync(join(dir, sub, 'model', 'model.safetensors')), sub);
   }
-  assert.ok(existsSync(join(dir, 'report.html')));
+  // The claims stage: the four claims on the demo's seed, with its anchors-only control run beside RLCP's.
+  assert.deepEqual(results.claims?.seeds, [3]);
+  assert.deepEqual(
+    results.claims?.claims.map((c) => c.id),
+    ['retention', 'phase_transition', 'crystallization', 'chain_of_thought'],
+  );
+  const control = config.claims_control as { steps: number; fact: { lambda: number; generic: number } };
+  assert.deepEqual([control.steps, control.fact.lambda, control.fact.generic], [3, 0, 0]);
+  assert.ok(existsSync(join(dir, 'anchors-control', 'model', 'model.safetensors')));
+  assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /id="claims"/);
+  assert.match(r.stdout, /^\| retention < 7 % \|/m);
   const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
   assert.match(summary, /^\| rlcp \| /m);
+  assert.match(summary, /^\| spontaneous chain of thought \|/m);
   assert.ok(summary.includes(results.command));
   for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
     assert.match(r.stdout, new RegExp(`^${id} `, 'm'));

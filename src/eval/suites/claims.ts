@@ -13,9 +13,9 @@ import { resolveProbeLayers, type UnlearnConfig } from '../../unlearn/config.ts'
 import { readRunConfig } from '../../unlearn/run.ts';
 import { evaluateClaims, formatClaimsTable, type ClaimsModelMeasures, type ClaimsReport } from '../claims.ts';
 import { Inference } from './inference.ts';
-import { factSuitesFromWorld } from './items.ts';
+import { factSuitesFromWorld, type FactSuites } from './items.ts';
 import type { FactItemResult, LogicItemResult } from './recall.ts';
-import { evaluateModel } from './runner.ts';
+import { evaluateModel, type EvalResults } from './runner.ts';
 
 export interface ClaimsRunOptions {
   world: string;
@@ -68,26 +68,34 @@ function checkControl(control: LoadedRun, rlcp: LoadedRun): void {
     );
 }
 
-async function measure(
-  modelDir: string,
-  world: World,
+/** An anchor-streams-only control for an RLCP config: the same run with every forget term off. */
+export function anchorsOnlyControl(config: UnlearnConfig): UnlearnConfig {
+  return { ...config, fact: { ...config.fact, lambda: 0, generic: 0, unlikelihood: 0 } };
+}
+
+/** The crystallization suite's probe set: the forget relation's prompts on training templates. */
+export function claimsProbePrompts(suites: FactSuites): string[] {
+  return [
+    ...suites.forgetTrain,
+    ...suites.retainTrain.filter((i) => i.relation === suites.forgetRelation),
+  ].map((i) => i.prompt);
+}
+
+/**
+ * One model's claims measurements from its `recall` and `logic` items (evaluateModel) and its last-token
+ * states on the probe set at `deepLayers`.
+ */
+export function claimsMeasures(
+  model: Qwen2ForCausalLM,
   tokenizer: RlcpTokenizer,
+  items: EvalResults['items'],
   probePrompts: readonly string[],
   deepLayers: readonly number[],
-  options: ClaimsRunOptions,
-): Promise<ClaimsModelMeasures> {
-  const model = Qwen2ForCausalLM.fromPretrained(modelDir);
-  checkTokenizerMatchesConfig(tokenizer, model.config, modelDir);
-  const { items } = await evaluateModel({
-    model,
-    tokenizer,
-    world,
-    suites: ['recall', 'logic'],
-    batchSize: options.batchSize,
-    progress: options.progress ?? false,
-  });
-  const forget = items.forget_heldout as readonly FactItemResult[];
-  const logic = items.logic_test as readonly LogicItemResult[];
+  options: { batchSize?: number; progress?: boolean } = {},
+): ClaimsModelMeasures {
+  const forget = items.forget_heldout as readonly FactItemResult[] | undefined;
+  const logic = items.logic_test as readonly LogicItemResult[] | undefined;
+  if (!forget || !logic) throw new Error('claims: the recall and logic suites must be evaluated first');
   const inference = new Inference(model, tokenizer, {
     batchSize: options.batchSize,
     progress: options.progress ?? false,
@@ -99,6 +107,26 @@ async function measure(
     logicCorrect: logic.map((i) => i.correct),
     deepStates: deepLayers.map((layer) => states[layer]!),
   };
+}
+
+/** Evaluates recall and logic on `model`, then takes its claims measurements. */
+export async function measureForClaims(
+  model: Qwen2ForCausalLM,
+  tokenizer: RlcpTokenizer,
+  world: World,
+  probePrompts: readonly string[],
+  deepLayers: readonly number[],
+  options: { batchSize?: number; progress?: boolean } = {},
+): Promise<ClaimsModelMeasures> {
+  const { items } = await evaluateModel({
+    model,
+    tokenizer,
+    world,
+    suites: ['recall', 'logic'],
+    batchSize: options.batchSize,
+    progress: options.progress ?? false,
+  });
+  return claimsMeasures(model, tokenizer, items, probePrompts, deepLayers, options);
 }
 
 export async function runClaims(options: ClaimsRunOptions): Promise<ClaimsReport> {
@@ -128,14 +156,14 @@ export async function runClaims(options: ClaimsRunOptions): Promise<ClaimsReport
     existsSync(join(options.base, 'tokenizer.json')) ? options.base : options.world,
   );
   const suites = factSuitesFromWorld(world);
-  // The crystallization suite's probe set: the forget relation's prompts on training templates.
-  const probePrompts = [
-    ...suites.forgetTrain,
-    ...suites.retainTrain.filter((i) => i.relation === suites.forgetRelation),
-  ].map((i) => i.prompt);
+  const probePrompts = claimsProbePrompts(suites);
   const L = Qwen2ForCausalLM.fromPretrained(options.base).config.numHiddenLayers;
   const deepLayers = resolveProbeLayers(runs[0]!.config.fact.layers, L);
-  const take = (dir: string) => measure(dir, world, tokenizer, probePrompts, deepLayers, options);
+  const take = (dir: string) => {
+    const model = Qwen2ForCausalLM.fromPretrained(dir);
+    checkTokenizerMatchesConfig(tokenizer, model.config, dir);
+    return measureForClaims(model, tokenizer, world, probePrompts, deepLayers, options);
+  };
   const base = await take(options.base);
   const oracle = await take(options.oracle);
   const seedRuns = [];
