@@ -9,7 +9,9 @@ import { loadWorld, type World } from '../data/world.ts';
 import { checkTokenizerMatchesConfig, loadTokenizer } from '../io/tokenizer.ts';
 import { Qwen2ForCausalLM } from '../nn/qwen2.ts';
 import { evaluateModel, type Aggregate, type SuiteName } from '../eval/suites/runner.ts';
-import { readJson } from '../io/jsonl.ts';
+import { readJson, readJsonl } from '../io/jsonl.ts';
+import type { LogicItemResult } from '../eval/suites/recall.ts';
+import { mcNemarTest } from '../eval/stats.ts';
 import type { ProbeKind } from '../eval/probes.ts';
 import { readRunConfig } from './run.ts';
 import { resolveProbeLayers } from './config.ts';
@@ -35,6 +37,10 @@ export interface CompareRow {
   rag_accuracy: number | null;
   rag_forget_accuracy: number | null;
   logic_accuracy: number | null;
+  /** Share of logic answers that write a computation before the answer (the CoT claim). */
+  cot_rate: number | null;
+  /** Exact McNemar p of the CoT change against the base on the same logic items. */
+  cot_change_p: number | null;
   /** Shares of the base model's accuracy. */
   retain_ratio: number | null;
   retain_heldout_ratio: number | null;
@@ -133,14 +139,24 @@ function probeExcess(a: Aggregate, layers: number[] | null): number | null {
   return Math.max(...chosen.map((p) => p.accuracy - p.majority));
 }
 
+/** One model's evaluation as compare uses it: the aggregate and, with the logic suite, per-item CoT. */
+export interface Evaluated {
+  aggregate: Aggregate;
+  logicCot: boolean[] | null;
+}
+
 export function compareRow(
   name: string,
   dir: string,
-  a: Aggregate,
-  base: Aggregate,
+  evaluated: Evaluated,
+  baseEvaluated: Evaluated,
   L: number,
   alpha = 0.05,
 ): CompareRow {
+  const a = evaluated.aggregate;
+  const base = baseEvaluated.aggregate;
+  const cot = evaluated.logicCot;
+  const baseCot = baseEvaluated.logicCot;
   const run = readRunConfig(dir);
   const layers = adversaryLayers(dir, L);
   const row: CompareRow = {
@@ -162,6 +178,8 @@ export function compareRow(
     rag_accuracy: num(a, 'rag_accuracy'),
     rag_forget_accuracy: num(a, 'rag_forget_accuracy'),
     logic_accuracy: num(a, 'logic_accuracy'),
+    cot_rate: cot === null ? null : cot.filter(Boolean).length / cot.length,
+    cot_change_p: cot && baseCot ? mcNemarTest(baseCot, cot).p_two_sided : null,
     retain_ratio: ratio(num(a, 'retain_recall'), num(base, 'retain_recall')),
     retain_heldout_ratio: ratio(num(a, 'retain_recall_heldout'), num(base, 'retain_recall_heldout')),
     rag_ratio: ratio(num(a, 'rag_accuracy'), num(base, 'rag_accuracy')),
@@ -220,10 +238,15 @@ export async function compareRuns(options: {
   if (!baseDir) throw new Error('compare: no --base model given and the first run names none');
   const log = options.log ?? ((line: string) => console.error(line));
   const suites = options.suites ?? (world ? COMPARE_SUITES : ['recall', 'probes']);
-  const evaluate = async (label: string, modelDir: string, out: string | undefined): Promise<Aggregate> => {
+  const cotOf = (records: readonly LogicItemResult[] | undefined) => records?.map((r) => r.cot) ?? null;
+  const evaluate = async (label: string, modelDir: string, out: string | undefined): Promise<Evaluated> => {
     if (out && existsSync(join(out, 'results.json'))) {
       log(`compare: ${label} already evaluated (${out}/results.json)`);
-      return readJson<Aggregate>(join(out, 'results.json'));
+      const items = join(out, 'items', 'logic_test.jsonl');
+      return {
+        aggregate: readJson<Aggregate>(join(out, 'results.json')),
+        logicCot: existsSync(items) ? cotOf(readJsonl<LogicItemResult>(items)) : null,
+      };
     }
     log(`compare: evaluating ${label} (${modelDir})`);
     const model = Qwen2ForCausalLM.fromPretrained(modelDir);
@@ -240,7 +263,10 @@ export async function compareRuns(options: {
       progress: options.progress,
       ...(out ? { out } : {}),
     });
-    return result.aggregate;
+    return {
+      aggregate: result.aggregate,
+      logicCot: cotOf(result.items.logic_test as LogicItemResult[] | undefined),
+    };
   };
   const base = await evaluate('base', baseDir, options.out ? join(options.out, 'base') : undefined);
   const L = Qwen2ForCausalLM.fromPretrained(baseDir).config.numHiddenLayers;
@@ -257,7 +283,7 @@ export async function compareRuns(options: {
     );
     rows.push(compareRow(name, run, aggregate, base, L));
   }
-  return { base: { dir: baseDir, aggregate: base }, rows, seedGroups: seedGroups(rows) };
+  return { base: { dir: baseDir, aggregate: base.aggregate }, rows, seedGroups: seedGroups(rows) };
 }
 
 /** A plain-text table of the rows (one line per run). */
@@ -276,6 +302,7 @@ export function formatCompareTable(report: CompareReport): string {
     'retain%',
     'rag%',
     'logic%',
+    'cot(p)'.padEnd(11),
     'probe+',
     'all',
   ].join(' ');
@@ -294,6 +321,7 @@ export function formatCompareTable(report: CompareReport): string {
         f(r.retain_ratio === null ? null : 100 * r.retain_ratio, 1).padStart(7),
         f(r.rag_ratio === null ? null : 100 * r.rag_ratio, 1).padStart(5),
         f(r.logic_ratio === null ? null : 100 * r.logic_ratio, 1).padStart(6),
+        (r.cot_rate === null ? '-' : `${f(r.cot_rate, 2)}(${f(r.cot_change_p, 2)})`).padEnd(11),
         f(r.probe_excess_trained).padStart(6),
         b(r.all_targets).padStart(4),
       ].join(' '),

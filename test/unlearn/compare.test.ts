@@ -24,7 +24,13 @@ test('runs equal but for the seed are summarised as mean ± sample sd; others st
         }),
       );
       const aggregate = { forget_recall_heldout: recall, forget_rank_heldout: rank, retain_recall: 0.9 };
-      return compareRow(name, dir, aggregate, { retain_recall: 1 }, 4);
+      return compareRow(
+        name,
+        dir,
+        { aggregate, logicCot: null },
+        { aggregate: { retain_recall: 1 }, logicCot: null },
+        4,
+      );
     };
     const rows = [run('s0', 0, 0.5, 0.0, 15), run('s1', 1, 0.5, 0.1, 17), run('other', 0, 1, 0.5, 3)];
     const groups = seedGroups(rows);
@@ -42,4 +48,23 @@ test('runs equal but for the seed are summarised as mean ± sample sd; others st
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('the CoT rate and its McNemar p against the base come from the same logic items', () => {
+  const base = { aggregate: {}, logicCot: [false, false, false, false, false, false, false, true] };
+  // Six items move from a direct answer to a chain of thought, none the other way: p = 2 · 2^−6.
+  const after = { aggregate: {}, logicCot: [true, true, true, true, true, true, false, true] };
+  const row = compareRow('r', 'no-such-run', after, base, 4);
+  assert.equal(row.cot_rate, 7 / 8);
+  assert.ok(Math.abs(row.cot_change_p! - 2 / 64) < 1e-12);
+  assert.match(
+    formatCompareTable({ base: { dir: 'b', aggregate: {} }, rows: [row], seedGroups: [] }),
+    / 0\.88\(0\.03\) /,
+  );
+  const none = compareRow('r', 'no-such-run', { aggregate: {}, logicCot: null }, base, 4);
+  assert.deepEqual([none.cot_rate, none.cot_change_p], [null, null]);
+  assert.throws(
+    () => compareRow('r', 'x', { aggregate: {}, logicCot: [true] }, base, 4),
+    /mcNemarTest: 8 outcomes before but 1 after/,
+  );
 });

@@ -158,7 +158,8 @@ registerCommand('compare', async () => ({
     '  RUN: a metabolize run folder (its model/) or a plain model folder. --base: the model before unlearning\n' +
     "  (default: the first run's --model). --out DIR keeps each evaluation (DIR/<run>/results.json, items/)\n" +
     '  and reuses it on a re-run. The last line with --json is {"base": ..., "rows": [...], "seed_groups": [...]}\n' +
-    '  (runs equal but for the seed are summarised as mean ± sd).',
+    '  (runs equal but for the seed are summarised as mean ± sd). cot(p): the share of logic answers with a chain\n' +
+    "  of thought and the exact McNemar p of its change from the base's on the same items.",
   flags: ['json'],
   async run(args) {
     const { compareRuns, formatCompareTable } = await import('../../unlearn/compare.ts');
@@ -189,6 +190,7 @@ registerCommand('compare', async () => ({
             retain_recall: pick('retain_recall'),
             rag_accuracy: pick('rag_accuracy'),
             logic_accuracy: pick('logic_accuracy'),
+            cot_rate: pick('cot_rate'),
           },
           rows: report.rows,
           seed_groups: report.seedGroups,
