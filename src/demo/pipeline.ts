@@ -10,7 +10,7 @@ import { evaluateModel, type EvalResults } from '../eval/suites/runner.ts';
 import { factSuitesFromWorld } from '../eval/suites/items.ts';
 import type { LogicItemResult } from '../eval/suites/recall.ts';
 import { relearnSplits } from '../eval/suites/relearn.ts';
-import { claimsMeasures, claimsProbePrompts, measureForClaims } from '../eval/suites/claims.ts';
+import { claimsMeasures, claimsProbePrompts } from '../eval/suites/claims.ts';
 import { evaluateClaims, formatClaimsTable } from '../eval/claims.ts';
 import { compareToOracle, runTamperBattery, type TamperModelResult } from '../eval/suites/tamper.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
@@ -392,6 +392,7 @@ export async function runDemo(
    * The four claims (src/eval/claims.ts) on the demo's one seed: base and RLCP from their evaluations
    * above, the oracle and an anchor-streams-only control of RLCP's length measured here.
    */
+  let oracleEval: EvalResults | undefined;
   const claimsOfThisSeed = async (oracleModel: Qwen2ForCausalLM) => {
     const control = await runMetabolize({
       runDir: join(runDir, 'anchors-control'),
@@ -407,14 +408,17 @@ export async function runDemo(
     const opts = { batchSize: evalBatch, progress: options.progress };
     const measured = (model: Qwen2ForCausalLM, evaluated: EvalResults) =>
       claimsMeasures(model, tokenizer, evaluated.items, probePrompts, deepLayers, opts);
+    const claimSuites: DemoPlan['fullSuites'] = ['recall', 'logic'];
+    oracleEval = await evaluate('oracle', oracleModel, claimSuites, plan.probeKinds);
+    const controlEval = await evaluate('anchors-control', control.model, claimSuites, plan.probeKinds);
     const report = evaluateClaims({
       base: measured(base, baseEval),
-      oracle: await measureForClaims(oracleModel, tokenizer, world, probePrompts, deepLayers, opts),
+      oracle: measured(oracleModel, oracleEval),
       runs: [
         {
           seed: options.seed,
           rlcp: measured(rlcpRun.model, rlcpEval),
-          control: await measureForClaims(control.model, tokenizer, world, probePrompts, deepLayers, opts),
+          control: measured(control.model, controlEval),
           metrics,
         },
       ],
@@ -539,6 +543,9 @@ export async function runDemo(
     chain_of_thought: chainOfThought(
       baseEval.items.logic_test as LogicItemResult[],
       rlcpEval.items.logic_test as LogicItemResult[],
+      items
+        .filter((i) => i.name === 'logic_test' && i.method !== 'base' && i.method !== 'anchors-control')
+        .map((i) => ({ id: i.method as MethodId | 'oracle', items: i.records as LogicItemResult[] })),
     ),
     ...(claims ? { claims } : {}),
     examples: examples(baseEval.items, rlcpEval.items),

@@ -6,9 +6,11 @@ import type { RelearnSplit } from '../eval/suites/relearn.ts';
 import type { ForgetCheck, TamperModelResult, TamperOptions, TamperVsOracle } from '../eval/suites/tamper.ts';
 import type { LogicItemResult, MultihopItemResult, RagItemResult } from '../eval/suites/recall.ts';
 import { findPhaseTransition } from '../eval/phase.ts';
+import { mcNemarTest } from '../eval/stats.ts';
 import { scoreGsm8kResponse, summarizeGsm8k } from '../eval/gsm8k.ts';
 import type {
   ChainOfThought,
+  CotChange,
   CotStats,
   Crystallization,
   Example,
@@ -179,15 +181,36 @@ export function cotStats(items: readonly LogicItemResult[]): CotStats {
   };
 }
 
+/**
+ * CoT before (base) and after (RLCP), and for every other model with logic items the change from the
+ * base on the same items with its exact McNemar test.
+ */
 export function chainOfThought(
   base: readonly LogicItemResult[],
   rlcp: readonly LogicItemResult[],
+  models: readonly { id: MethodId | 'oracle'; items: readonly LogicItemResult[] }[] = [],
 ): ChainOfThought {
+  const baseCot = base.map((i) => i.cot);
+  const methods = models.map(({ id, items }): CotChange => {
+    const test = mcNemarTest(
+      baseCot,
+      items.map((i) => i.cot),
+    );
+    return {
+      id,
+      cot_rate: items.filter((i) => i.cot).length / items.length,
+      accuracy: items.filter((i) => i.correct).length / items.length,
+      direct_to_cot: test.false_to_true,
+      cot_to_direct: test.true_to_false,
+      p_two_sided: test.p_two_sided,
+    };
+  });
   return {
     source: `world logic test questions, closed book, greedy, n = ${base.length}`,
     n: base.length,
     before: cotStats(base),
     after: cotStats(rlcp),
+    ...(methods.length > 0 ? { methods } : {}),
   };
 }
 
@@ -505,6 +528,19 @@ export function formatSummaryTable(rows: readonly SummaryRow[], candidates: numb
  * The run's results as Markdown (written to RUN/summary.md for the README): the methods table, chance,
  * the targets, the stage timings and the command that produced it.
  */
+function markdownCot(c: ChainOfThought): string[] {
+  if (!c.methods) return [];
+  return [
+    `| model | CoT rate (base ${pct(c.before.cot_rate)}) | logic accuracy | direct → CoT | CoT → direct | McNemar p |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...c.methods.map(
+      (m) =>
+        `| ${m.id} | ${pct(m.cot_rate)} | ${pct(m.accuracy)} | ${m.direct_to_cot} | ${m.cot_to_direct} | ${pText(m.p_two_sided)} |`,
+    ),
+    '',
+  ];
+}
+
 export function markdownSummary(
   results: RunResults,
   timings: readonly { name: string; budget: number; seconds: number; cpuSeconds: number }[],
@@ -542,6 +578,7 @@ export function markdownSummary(
     ...targetRows,
     '',
     ...markdownTamper(results.tamper),
+    ...markdownCot(results.chain_of_thought),
     ...(results.claims ? [formatClaimsTable(results.claims), ''] : []),
     '| stage | wall s | budget s | CPU s |',
     '| --- | --- | --- | --- |',

@@ -580,7 +580,26 @@ answers with at least one intermediate computation before the final answer, and 
 ${figure(charts['chart-cot']!, '<b>Chain-of-thought rate and accuracy</b>, before and after RLCP.')}
 ${figure(charts['chart-length']!, '<b>Mean answer length</b> in generated tokens.')}
 </div>
-${table(`Before (base) and after (RLCP), n=${c.n}`, ['Measure', 'Before (base)', 'After (RLCP)'], rows)}`;
+${table(`Before (base) and after (RLCP), n=${c.n}`, ['Measure', 'Before (base)', 'After (RLCP)'], rows)}${cotChangeTable(c)}`;
+}
+
+/** Every model's CoT on the base's logic items, with the exact McNemar test of the change. */
+function cotChangeTable(c: RunResults['chain_of_thought']): string {
+  if (!c.methods || c.methods.length === 0) return '';
+  const rows = c.methods.map((m) => [
+    h(m.id),
+    percent(m.cot_rate),
+    percent(m.accuracy),
+    integer(m.direct_to_cot),
+    integer(m.cot_to_direct),
+    h(pValue(m.p_two_sided)),
+  ]);
+  return `
+${table(
+  `Chain-of-thought rate of every model against the base (${percent(c.before.cot_rate)}) on the same ${c.n} items; exact McNemar p`,
+  ['Model', 'CoT rate', 'Accuracy', 'Direct → CoT', 'CoT → direct', 'McNemar p'],
+  rows,
+)}`;
 }
 
 function claimsSection(results: RunResults): string {

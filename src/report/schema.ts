@@ -263,12 +263,25 @@ export interface CotStats {
   flexible_accuracy: number;
 }
 
+/** A model's CoT on the same items as the base, with the exact McNemar test of the change. */
+export interface CotChange {
+  id: MethodId | 'oracle';
+  cot_rate: number;
+  accuracy: number;
+  /** Items the base answered directly and this model with a chain of thought, and the reverse. */
+  direct_to_cot: number;
+  cot_to_direct: number;
+  p_two_sided: number;
+}
+
 export interface ChainOfThought {
   /** The question set, e.g. "GSM8K test, first 50, zero-shot". */
   source: string;
   n: number;
   before: CotStats;
   after: CotStats;
+  /** Every evaluated model against the base (runs since issue 20). */
+  methods?: CotChange[];
 }
 
 export interface ExampleAnswer {
@@ -712,6 +725,15 @@ function checkChainOfThought(c: Checker, root: Json): void {
     c.number(stats, 'strict_accuracy', p, FRACTION);
     c.number(stats, 'flexible_accuracy', p, FRACTION);
   }
+  if (cot.methods === undefined) return;
+  c.array(cot, 'methods', 'chain_of_thought')?.forEach((entry, i) => {
+    const p = `chain_of_thought.methods[${i}]`;
+    const change = c.object(entry, p);
+    if (!change) return;
+    c.oneOf(change, 'id', p, [...METHOD_IDS, 'oracle']);
+    for (const key of ['cot_rate', 'accuracy', 'p_two_sided']) c.number(change, key, p, FRACTION);
+    for (const key of ['direct_to_cot', 'cot_to_direct']) c.number(change, key, p, COUNT);
+  });
 }
 
 const CLAIM_IDS = ['retention', 'phase_transition', 'crystallization', 'chain_of_thought'] as const;

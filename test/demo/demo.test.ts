@@ -110,11 +110,17 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   const control = config.claims_control as { steps: number; fact: { lambda: number; generic: number } };
   assert.deepEqual([control.steps, control.fact.lambda, control.fact.generic], [3, 0, 0]);
   assert.ok(existsSync(join(dir, 'anchors-control', 'model', 'model.safetensors')));
+  // CoT of every evaluated model against the base's, on the same logic items.
+  assert.deepEqual(
+    results.chain_of_thought.methods?.map((m) => m.id),
+    ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'oracle'],
+  );
   assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /id="claims"/);
   assert.match(r.stdout, /^\| retention < 7 % \|/m);
   const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
   assert.match(summary, /^\| rlcp \| /m);
   assert.match(summary, /^\| spontaneous chain of thought \|/m);
+  assert.match(summary, /^\| oracle \| [\d.]+% \|/m);
   assert.ok(summary.includes(results.command));
   for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
     assert.match(r.stdout, new RegExp(`^${id} `, 'm'));

@@ -87,3 +87,20 @@ test('a broken claims section is refused with the field named', () => {
     /claims\.base\.cot_rate: missing/,
   );
 });
+
+test('every model’s CoT change against the base validates and is shown; bad entries are refused', () => {
+  const results: Loose = fixtureResults();
+  results.chain_of_thought.methods = [
+    { id: 'rlcp', cot_rate: 0.9, accuracy: 0.95, direct_to_cot: 4, cot_to_direct: 0, p_two_sided: 0.125 },
+    { id: 'oracle', cot_rate: 0.5, accuracy: 0.9, direct_to_cot: 0, cot_to_direct: 2, p_two_sided: 0.5 },
+  ];
+  const html = renderReport(validateResults(results, 'r.json'), fixtureConfig());
+  assert.match(html, /Chain-of-thought rate of every model against the base/);
+  assert.match(html, /<th scope="row" class="text">oracle<\/th><td>50.0%<\/td>/);
+  results.chain_of_thought.methods[1].id = 'teacher';
+  results.chain_of_thought.methods[0].direct_to_cot = 1.5;
+  assert.throws(
+    () => validateResults(results, 'r.json'),
+    /chain_of_thought\.methods\[0\]\.direct_to_cot: must be an integer[\s\S]*chain_of_thought\.methods\[1\]\.id: must be one of base, .*oracle/,
+  );
+});
