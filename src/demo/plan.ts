@@ -95,9 +95,9 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
     'base-eval': 60,
     'rlcp-train': 120,
     'rlcp-eval': 60,
-    baselines: 260,
-    tamper: 160,
-    claims: 100,
+    baselines: 230,
+    tamper: 150,
+    claims: 140,
     write: 10,
   },
   fast: {
