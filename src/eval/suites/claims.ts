@@ -1,7 +1,8 @@
 // `rlcp claims`: the measurements behind src/eval/claims.ts, taken from the base, the oracle, RLCP runs over
 // several seeds and, per seed, an anchor-streams-only control run of the same length: forget recall on
-// held-out templates, CoT and correctness per logic item (evaluateModel's recall and logic suites), and
-// the deep-layer hidden states of the crystallization suite's probe set.
+// held-out templates, CoT and correctness per logic item (evaluateModel's recall and logic suites), the
+// deep-layer hidden states of the crystallization suite's probe set and, on a world with derivable facts,
+// the derivable suite's forget items.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWorld, type World } from '../../data/world.ts';
@@ -12,6 +13,7 @@ import { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { resolveProbeLayers, type UnlearnConfig } from '../../unlearn/config.ts';
 import { readRunConfig } from '../../unlearn/run.ts';
 import { evaluateClaims, formatClaimsTable, type ClaimsModelMeasures, type ClaimsReport } from '../claims.ts';
+import type { DerivableItemResult } from './derivable.ts';
 import { Inference } from './inference.ts';
 import { factSuitesFromWorld } from './items.ts';
 import type { FactItemResult, LogicItemResult } from './recall.ts';
@@ -78,11 +80,12 @@ async function measure(
 ): Promise<ClaimsModelMeasures> {
   const model = Qwen2ForCausalLM.fromPretrained(modelDir);
   checkTokenizerMatchesConfig(tokenizer, model.config, modelDir);
+  const derivableWorld = world.meta.config.derivable !== undefined;
   const { items } = await evaluateModel({
     model,
     tokenizer,
     world,
-    suites: ['recall', 'logic'],
+    suites: derivableWorld ? ['recall', 'logic', 'derivable'] : ['recall', 'logic'],
     batchSize: options.batchSize,
     progress: options.progress ?? false,
   });
@@ -93,11 +96,21 @@ async function measure(
     progress: options.progress ?? false,
   });
   const states = inference.lastTokenHiddenStates(probePrompts, 'hidden states');
+  const derivable = (items.derivable as readonly DerivableItemResult[] | undefined)?.filter((i) => i.forget);
   return {
     forgetHeldoutCorrect: forget.map((i) => i.correct),
     logicCot: logic.map((i) => i.cot),
     logicCorrect: logic.map((i) => i.correct),
     deepStates: deepLayers.map((layer) => states[layer]!),
+    ...(derivable
+      ? {
+          derivable: {
+            writesLink: derivable.map((i) => i.writes_link),
+            correct: derivable.map((i) => i.correct),
+            chainCorrect: derivable.map((i) => i.chain_correct),
+          },
+        }
+      : {}),
   };
 }
 
