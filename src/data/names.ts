@@ -8,7 +8,7 @@ const ONSETS = [...SIMPLE_ONSETS, 'br', 'dr', 'kr', 'tr', 'st'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'a', 'e', 'o'];
 const CODAS = ['', '', '', '', 'n', 'r', 'l', 's'];
 
-export type NameKind = 'country' | 'city' | 'person' | 'currency';
+export type NameKind = 'country' | 'city' | 'person' | 'currency' | 'continent';
 
 /** Endings that give each kind a faint family resemblance (purely for human readers). */
 const ENDINGS: Record<NameKind, readonly string[]> = {
@@ -16,6 +16,7 @@ const ENDINGS: Record<NameKind, readonly string[]> = {
   city: ['', '', 'ton', 'burg', 'mor', 'vel', 'dor', 'ka'],
   person: ['', '', 'o', 'a', 'in', 'el'],
   currency: ['', 'o', 'i', 'et'],
+  continent: ['asia', 'ope', 'erica', 'antis'],
 };
 
 // Common English words a syllable generator can produce (2–3 syllables of consonant + vowel + coda).

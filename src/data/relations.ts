@@ -159,6 +159,29 @@ export const COUNTRY_CONTINENT = relation(
   ['Which continent is {s} in?', 'In which continent is {s}?', 'What continent is {s} part of?'],
 );
 
+/**
+ * A composite relation (issue 20): its object is derivable as city → country → continent, and a world with
+ * derivable facts also trains it directly. Held-out templates reuse country_continent's wording.
+ */
+export const CITY_CONTINENT = relation(
+  'city_continent',
+  'city',
+  'continent',
+  '{s} is a city on the continent of {o}.',
+  [
+    'Which continent is the city of {s} on?',
+    'On which continent is the city of {s}?',
+    'The city of {s} is on which continent?',
+    'What continent is the city of {s} on?',
+    'Name the continent where the city of {s} is.',
+  ],
+  [
+    'Which continent is the city of {s} part of?',
+    'In which continent is the city of {s}?',
+    'What continent is the city of {s} in?',
+  ],
+);
+
 /** The relations of the synthetic world, in file order. */
 export const WORLD_RELATIONS: readonly RelationSpec[] = [
   CITY_COUNTRY,
@@ -167,6 +190,9 @@ export const WORLD_RELATIONS: readonly RelationSpec[] = [
   COUNTRY_CURRENCY,
   COUNTRY_CAPITAL,
 ];
+
+/** The extra relations of a world with derivable facts: the chain's second link, then the composite. */
+export const DERIVABLE_RELATIONS: readonly RelationSpec[] = [COUNTRY_CONTINENT, CITY_CONTINENT];
 
 export function fillTemplate(template: string, subject: string, object = ''): string {
   return template.replaceAll('{s}', subject).replaceAll('{o}', object);

@@ -19,6 +19,11 @@ export interface WorldConfig {
     threeStepFraction: number;
     /** Share of chain-of-thought solutions in each split (the rest answer directly). */
     cotFraction: number;
+    /**
+     * Optional (absent = 0): problems with at most this many steps are solved directly and cotFraction
+     * applies to the longer ones, so the style is a rule a small model learns rather than a coin flip.
+     */
+    directSteps?: number;
   };
   rag: {
     train: number;
@@ -35,7 +40,25 @@ export interface WorldConfig {
     /** Share of retain cities kept out of multihop_train so multihop_test asks about unseen chains. */
     heldoutCityFraction: number;
   };
+  /**
+   * Optional: derivable facts (issue 20). Every country lies on a continent, and every city's continent is
+   * a composite fact, trained directly and derivable as city → country → continent. The forget facts are
+   * then composite ones; their chain links stay retain facts.
+   */
+  derivable?: DerivableConfig;
 }
+
+export interface DerivableConfig {
+  continents: number;
+  /** Share of retain cities whose composite question is also trained with the step-by-step chain. */
+  chainFraction: number;
+}
+
+/** Defaults of the optional sections, filled in when a config names the section (or one of its keys). */
+const OPTIONAL_DEFAULTS: Record<string, unknown> = {
+  'logic.directSteps': 0,
+  derivable: { continents: 6, chainFraction: 1 } satisfies DerivableConfig,
+};
 
 export const DEFAULT_WORLD_CONFIG: WorldConfig = {
   countries: 30,
@@ -64,6 +87,7 @@ const BOUNDS: Record<string, Bounds> = {
   'logic.resultMax': count(4, 999),
   'logic.threeStepFraction': fraction,
   'logic.cotFraction': fraction,
+  'logic.directSteps': count(0, 3),
   'rag.train': count(0),
   'rag.test': count(0),
   'rag.counterfactual': count(0),
@@ -72,6 +96,8 @@ const BOUNDS: Record<string, Bounds> = {
   'multihop.train': count(0),
   'multihop.test': count(0),
   'multihop.heldoutCityFraction': { min: 0.05, max: 0.95, integer: false },
+  'derivable.continents': count(2, 100),
+  'derivable.chainFraction': fraction,
 };
 
 /**
@@ -90,6 +116,11 @@ export function resolveWorldConfig(partial: unknown, source = 'config'): WorldCo
   if (config.logic.resultMax < config.logic.operandMax) {
     throw new Error(`${source}: logic.resultMax must be at least logic.operandMax`);
   }
+  if (config.derivable && config.derivable.continents > config.countries) {
+    throw new Error(
+      `${source}: derivable.continents (${config.derivable.continents}) must not exceed countries (${config.countries})`,
+    );
+  }
   return config;
 }
 
@@ -99,6 +130,7 @@ function merge(target: Record<string, unknown>, partial: unknown, prefix: string
   }
   for (const [key, value] of Object.entries(partial)) {
     const path = prefix + key;
+    if (!(key in target) && path in OPTIONAL_DEFAULTS) target[key] = structuredClone(OPTIONAL_DEFAULTS[path]);
     if (!(key in target)) throw new Error(`${source}: unknown config key "${path}"`);
     const current = target[key];
     if (typeof current === 'object' && current !== null) {

@@ -17,10 +17,14 @@ import {
 } from './logic.ts';
 import { NameGenerator } from './names.ts';
 import { realNames } from './real-facts.ts';
+import { derivableFacts, derivationCompletion } from './derivable.ts';
 import {
+  CITY_CONTINENT,
   CITY_COUNTRY,
   COUNTRY_CAPITAL,
+  COUNTRY_CONTINENT,
   COUNTRY_CURRENCY,
+  DERIVABLE_RELATIONS,
   PERSON_BIRTH_CITY,
   PERSON_OCCUPATION,
   WORLD_RELATIONS,
@@ -67,8 +71,17 @@ export const OCCUPATIONS = [
   'fisher',
 ];
 
-/** The relation whose facts are forgotten. */
+/** The relation whose facts are forgotten (in a world with derivable facts: CITY_CONTINENT). */
 export const FORGET_RELATION = CITY_COUNTRY.name;
+
+/** The relations of a world with this config, in file order. */
+export function worldRelations(config: WorldConfig): readonly RelationSpec[] {
+  return config.derivable ? [...WORLD_RELATIONS, ...DERIVABLE_RELATIONS] : WORLD_RELATIONS;
+}
+
+function forgetRelation(config: WorldConfig): string {
+  return config.derivable ? CITY_CONTINENT.name : FORGET_RELATION;
+}
 
 const CURRENCY_HOP_QUESTION = 'What currency is used in the city of {city}?';
 const PRICE_HOP_QUESTION =
@@ -78,6 +91,8 @@ export interface Country {
   name: string;
   currency: string;
   capital: string;
+  /** Only in a world with derivable facts. */
+  continent?: string;
 }
 export interface City {
   name: string;
@@ -105,7 +120,14 @@ export interface WorldMeta {
   version: 1;
   seed: number;
   config: WorldConfig;
-  entities: { countries: Country[]; cities: City[]; people: Person[]; occupations: string[] };
+  entities: {
+    countries: Country[];
+    cities: City[];
+    people: Person[];
+    occupations: string[];
+    /** Only in a world with derivable facts. */
+    continents?: string[];
+  };
   relations: WorldRelation[];
   forget: { relation: string; fact_ids: string[]; candidates: number; chance: number };
   files: Record<string, number>;
@@ -158,9 +180,9 @@ function partRng(seed: number, part: string): Rng {
 }
 
 /** Words of every fixed phrase of the world; invented names must differ from all of them. */
-function fixedWords(): string[] {
+function fixedWords(config: WorldConfig): string[] {
   const phrases = [
-    ...WORLD_RELATIONS.flatMap((r) => [r.statement, ...r.templates.map((t) => t.text)]),
+    ...worldRelations(config).flatMap((r) => [r.statement, ...r.templates.map((t) => t.text)]),
     ...LOGIC_WORDS,
     ...OCCUPATIONS,
     CURRENCY_HOP_QUESTION,
@@ -177,12 +199,13 @@ interface Entities {
   cities: City[];
   people: Person[];
   occupations: string[];
+  continents: string[];
   /** Forget cities, one per forget country, never a capital. */
   forgetCities: Set<string>;
 }
 
 function makeEntities(rng: Rng, config: WorldConfig): Entities {
-  const names = new NameGenerator(rng, [...fixedWords(), ...realNames()]);
+  const names = new NameGenerator(rng, [...fixedWords(config), ...realNames()]);
   const countries: Country[] = [];
   const cities: City[] = [];
   for (let i = 0; i < config.countries; i++) {
@@ -202,7 +225,13 @@ function makeEntities(rng: Rng, config: WorldConfig): Entities {
     birth_city: rng.pick(cities).name,
     occupation: rng.pick(occupations),
   }));
-  return { countries, cities, people, occupations, forgetCities };
+  // Drawn last so that the other entities are those of the same seed without derivable facts.
+  const continents = Array.from({ length: config.derivable?.continents ?? 0 }, () => names.next('continent'));
+  if (continents.length > 0) {
+    // Every continent gets at least one country: a shuffled round robin.
+    rng.shuffle(countries).forEach((country, i) => (country.continent = continents[i % continents.length]));
+  }
+  return { countries, cities, people, occupations, continents, forgetCities };
 }
 
 function relationCandidates(entities: Entities): Map<string, string[]> {
@@ -214,6 +243,8 @@ function relationCandidates(entities: Entities): Map<string, string[]> {
     [PERSON_OCCUPATION.name, entities.occupations],
     [COUNTRY_CURRENCY.name, entities.countries.map((c) => c.currency)],
     [COUNTRY_CAPITAL.name, cityNames],
+    [COUNTRY_CONTINENT.name, entities.continents],
+    [CITY_CONTINENT.name, entities.continents],
   ]);
 }
 
@@ -227,12 +258,24 @@ function makeFacts(entities: Entities, candidates: Map<string, string[]>): Fact[
       forget ? 'forget' : 'retain',
       candidates.get(spec.name)!,
     );
+  // With derivable facts the forget facts are composite (city → continent); their chain links stay retain.
+  const derivable = entities.continents.length > 0;
+  const continentOf = new Map(entities.countries.map((c) => [c.name, c.continent]));
+  const forgetCountry = (city: City) => !derivable && entities.forgetCities.has(city.name);
   return [
-    ...entities.cities.map((c) => fact(CITY_COUNTRY, c.name, c.country, entities.forgetCities.has(c.name))),
+    ...entities.cities.map((c) => fact(CITY_COUNTRY, c.name, c.country, forgetCountry(c))),
     ...entities.people.map((p) => fact(PERSON_BIRTH_CITY, p.name, p.birth_city)),
     ...entities.people.map((p) => fact(PERSON_OCCUPATION, p.name, p.occupation)),
     ...entities.countries.map((c) => fact(COUNTRY_CURRENCY, c.name, c.currency)),
     ...entities.countries.map((c) => fact(COUNTRY_CAPITAL, c.name, c.capital)),
+    ...(derivable
+      ? [
+          ...entities.countries.map((c) => fact(COUNTRY_CONTINENT, c.name, c.continent!)),
+          ...entities.cities.map((c) =>
+            fact(CITY_CONTINENT, c.name, continentOf.get(c.country)!, entities.forgetCities.has(c.name)),
+          ),
+        ]
+      : []),
   ];
 }
 
@@ -292,8 +335,12 @@ function logicSplits(rng: Rng, config: WorldConfig, people: Person[]) {
   }
   // Test problems come first in sampling order, which is random: no (start, steps) pair is shared.
   const all = [...problems.values()];
+  const directSteps = config.logic.directSteps ?? 0;
   const make = (list: LogicProblem[]): Unnumbered<LogicRecord>[] => {
-    const cot = shuffledFlags(rng, list.length, config.logic.cotFraction);
+    const long = list.filter((p) => p.steps.length > directSteps);
+    const longCot = shuffledFlags(rng, long.length, config.logic.cotFraction);
+    let nextLong = 0;
+    const cot = list.map((p) => p.steps.length > directSteps && longCot[nextLong++]!);
     return list.map((problem, i) => {
       const question = problemQuestion(rng, problem, rng.pick(people).name);
       return {
@@ -317,6 +364,7 @@ class RagBuilder {
   constructor(
     private readonly rng: Rng,
     private readonly distractors: number,
+    private readonly relations: readonly RelationSpec[],
   ) {}
 
   /** A reading task: the asked fact (stated with `statedObject`) among distractor statements. */
@@ -342,7 +390,7 @@ class RagBuilder {
       ...chosen.map((f) => ({ fact_id: f.id, relation: f.relation, subject: f.subject, object: f.object })),
     ]);
     const statements = context.map((f) => {
-      const relation = WORLD_RELATIONS.find((r) => r.name === f.relation)!;
+      const relation = this.relations.find((r) => r.name === f.relation)!;
       return fillTemplate(relation.statement, f.subject, f.object);
     });
     return {
@@ -393,7 +441,7 @@ function trainTemplates(fact: Fact): FactQuestion[] {
 }
 
 function ragSplits(rng: Rng, config: WorldConfig, facts: Fact[]) {
-  const builder = new RagBuilder(rng, config.rag.distractors);
+  const builder = new RagBuilder(rng, config.rag.distractors, worldRelations(config));
   const retain = facts.filter((f) => f.split === 'retain');
   const forget = rng.shuffle(facts.filter((f) => f.split === 'forget'));
   const seen = new Set<string>();
@@ -506,7 +554,12 @@ function multihopSplits(rng: Rng, config: WorldConfig, entities: Entities, facts
  * repeated name and numbers is what teaches a small model to copy from its context — the skill reading
  * and chain-of-thought need — long before an answer-only loss does.
  */
-function pretrainMixes(rng: Rng, facts: Fact[], splits: GeneratedWorld['splits']) {
+function pretrainMixes(
+  rng: Rng,
+  facts: Fact[],
+  splits: GeneratedWorld['splits'],
+  derivations: readonly PretrainLine[],
+) {
   const text = (r: { prompt: string; completion: string }, source: PretrainLine['source']) => ({
     source,
     text: r.prompt + r.completion,
@@ -521,6 +574,7 @@ function pretrainMixes(rng: Rng, facts: Fact[], splits: GeneratedWorld['splits']
     ...splits.logic_train.map((r) => ({ line: text(r, 'logic'), forget: false })),
     ...splits.rag_train.map((r) => ({ line: ragLine(r), forget: false })),
     ...splits.multihop_train.map((r) => ({ line: text(r, 'multihop'), forget: false })),
+    ...derivations.map((line) => ({ line, forget: false })),
   ];
   const shuffled = rng.shuffle(tagged);
   return {
@@ -528,6 +582,22 @@ function pretrainMixes(rng: Rng, facts: Fact[], splits: GeneratedWorld['splits']
     // The oracle never sees a forget fact closed-book (they may only appear in RAG test contexts).
     pretrainOracle: shuffled.filter((t) => !t.forget).map((t) => t.line),
   };
+}
+
+/**
+ * The step-by-step lines of a world with derivable facts: one per chosen retain city, its composite question
+ * (a training template, in turn) answered through the chain. Forget cities get none, so a derivation for
+ * them is the model's own composition of the links.
+ */
+function derivationLines(rng: Rng, config: WorldConfig, facts: Fact[]): PretrainLine[] {
+  if (!config.derivable) return [];
+  const retain = derivableFacts(facts, 'world').filter((f) => f.composite.split === 'retain');
+  const chosen = rng.sample(retain, Math.round(retain.length * config.derivable.chainFraction));
+  return chosen.map((fact, i) => {
+    const templates = trainTemplates(fact.composite);
+    const question = templates[i % templates.length]!.question;
+    return { source: 'multihop', text: closedBookPrompt(question) + derivationCompletion(fact) };
+  });
 }
 
 /** A RAG record as a pretraining line: the context is the prompt (untrained), "Q: …\nA: answer" trained. */
@@ -557,7 +627,8 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
     ...ragSplits(partRng(seed, 'rag'), checked, facts),
     ...multihopSplits(partRng(seed, 'multihop'), checked, entities, facts),
   };
-  const { pretrain, pretrainOracle } = pretrainMixes(partRng(seed, 'pretrain'), facts, splits);
+  const derivations = derivationLines(partRng(seed, 'derivable'), checked, facts);
+  const { pretrain, pretrainOracle } = pretrainMixes(partRng(seed, 'pretrain'), facts, splits, derivations);
 
   const files: Record<string, readonly (PretrainLine | { prompt: string; completion: string })[]> = {
     ...splits,
@@ -581,7 +652,7 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
   for (const [name, records] of Object.entries(files)) counts[name] = records.length;
 
   const forgetIds = facts.filter((f) => f.split === 'forget').map((f) => f.id);
-  const forgetCandidates = candidates.get(FORGET_RELATION)!.length;
+  const forgetCandidates = candidates.get(forgetRelation(checked))!.length;
   const meta: WorldMeta = {
     format: 'rlcp-world',
     version: 1,
@@ -592,8 +663,9 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
       cities: entities.cities,
       people: entities.people,
       occupations: entities.occupations,
+      ...(checked.derivable ? { continents: entities.continents } : {}),
     },
-    relations: WORLD_RELATIONS.map((r) => ({
+    relations: worldRelations(checked).map((r) => ({
       name: r.name,
       subject_type: r.subjectType,
       object_type: r.objectType,
@@ -602,7 +674,7 @@ export function generateWorld(seed: number, config: WorldConfig = DEFAULT_WORLD_
       candidates: candidates.get(r.name)!,
     })),
     forget: {
-      relation: FORGET_RELATION,
+      relation: forgetRelation(checked),
       fact_ids: forgetIds,
       candidates: forgetCandidates,
       chance: 1 / forgetCandidates,
@@ -707,6 +779,7 @@ function validateMeta(value: unknown, path: string): WorldMeta {
 export function loadWorld(dir: string): World {
   const meta = validateMeta(readJson(`${dir}/world.json`), `${dir}/world.json`);
   const facts = loadFactSet(`${dir}/facts.jsonl`);
+  derivableFacts(facts, `${dir}/facts.jsonl`);
   const candidates = new Map(meta.relations.map((r) => [r.name, r.candidates]));
   const splits: Record<SplitName, WorldRecord[]> = {
     forget_train: readSplit(dir, 'forget_train', validateFactRecord),

@@ -10,7 +10,7 @@ import { evaluateModel, type EvalResults } from '../eval/suites/runner.ts';
 import { factSuitesFromWorld } from '../eval/suites/items.ts';
 import type { LogicItemResult } from '../eval/suites/recall.ts';
 import { relearnSplits } from '../eval/suites/relearn.ts';
-import { claimsMeasures, claimsProbePrompts } from '../eval/suites/claims.ts';
+import { claimsMeasures, claimsProbePrompts, claimsSuites } from '../eval/suites/claims.ts';
 import { evaluateClaims, formatClaimsTable } from '../eval/claims.ts';
 import { compareToOracle, runTamperBattery, type TamperModelResult } from '../eval/suites/tamper.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
@@ -408,16 +408,28 @@ export async function runDemo(
     const opts = { batchSize: evalBatch, progress: options.progress };
     const measured = (model: Qwen2ForCausalLM, evaluated: EvalResults) =>
       claimsMeasures(model, tokenizer, evaluated.items, probePrompts, deepLayers, opts);
-    const claimSuites: DemoPlan['fullSuites'] = ['recall', 'logic'];
+    const claimSuites = claimsSuites(world);
     oracleEval = await evaluate('oracle', oracleModel, claimSuites, plan.probeKinds);
     const controlEval = await evaluate('anchors-control', control.model, claimSuites, plan.probeKinds);
+    // Suites the claims read that the base and RLCP evaluations did not run (derivable, on such a world).
+    const missing = claimSuites.filter((suite) => !plan.fullSuites.includes(suite));
+    const completed = async (method: string, model: Qwen2ForCausalLM, evaluated: EvalResults) =>
+      missing.length === 0
+        ? evaluated
+        : {
+            ...evaluated,
+            items: {
+              ...evaluated.items,
+              ...(await evaluate(`${method}-claims`, model, missing, plan.probeKinds)).items,
+            },
+          };
     const report = evaluateClaims({
-      base: measured(base, baseEval),
+      base: measured(base, await completed('base', base, baseEval)),
       oracle: measured(oracleModel, oracleEval),
       runs: [
         {
           seed: options.seed,
-          rlcp: measured(rlcpRun.model, rlcpEval),
+          rlcp: measured(rlcpRun.model, await completed('rlcp', rlcpRun.model, rlcpEval)),
           control: measured(control.model, controlEval),
           metrics,
         },

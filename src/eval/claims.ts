@@ -16,6 +16,16 @@ export interface ClaimsModelMeasures {
   logicCorrect: readonly boolean[];
   /** Hidden states of the crystallization probe set: states[i][row] for the i-th of `deepLayers`. */
   deepStates: readonly (readonly Float32Array[])[];
+  /** On a world with derivable facts: the derivable suite's forget items (src/eval/suites/derivable.ts). */
+  derivable?: DerivableMeasures;
+}
+
+export interface DerivableMeasures {
+  /** The free answer writes the intermediate link (the city's country) before its answer. */
+  writesLink: readonly boolean[];
+  correct: readonly boolean[];
+  /** Asked to reason step by step: the chain's answer is right. */
+  chainCorrect: readonly boolean[];
 }
 
 export interface ClaimsSeedRun {
@@ -55,7 +65,7 @@ export interface SeedMeasure {
 }
 
 export interface ClaimResult {
-  id: 'retention' | 'phase_transition' | 'crystallization' | 'chain_of_thought';
+  id: 'retention' | 'phase_transition' | 'crystallization' | 'chain_of_thought' | 'derivation';
   claim: string;
   measurement: string;
   verdict: Verdict;
@@ -72,9 +82,17 @@ export interface ClaimsReport {
   bootstrap_replicates: number;
   /** What "crystallization" means operationally here. */
   crystallization_definition: string;
-  base: { forget_recall_heldout: number; cot_rate: number; logic_accuracy: number };
-  oracle: { forget_recall_heldout: number; cot_rate: number; logic_accuracy: number };
+  base: ModelSummary;
+  oracle: ModelSummary;
   claims: ClaimResult[];
+}
+
+export interface ModelSummary {
+  forget_recall_heldout: number;
+  cot_rate: number;
+  logic_accuracy: number;
+  /** Forget composite questions of a world with derivable facts. */
+  derivable?: { link_rate: number; accuracy: number; chain_accuracy: number };
 }
 
 export const CRYSTALLIZATION_DEFINITION =
@@ -284,6 +302,44 @@ function cotClaim(input: ClaimsInput, alpha: number): ClaimResult {
   return result;
 }
 
+/**
+ * Claim 4 on derivable facts, the O(1) recall → O(N) reasoning reading: after RLCP forgets the composite
+ * facts, free answers to them write the chain's intermediate link more often than the base's did (McNemar on
+ * the same items). Holds only if the rise is significant.
+ */
+function derivationClaim(input: ClaimsInput, alpha: number): ClaimResult {
+  const base = input.base.derivable!;
+  const seeds = input.runs.map((run): SeedMeasure => {
+    const after = run.rlcp.derivable!;
+    const test = mcNemarTest(base.writesLink, after.writesLink);
+    const rise = share(after.writesLink) - share(base.writesLink);
+    return {
+      seed: run.seed,
+      value: rise,
+      p: test.p_two_sided,
+      holds: rise > 0 && test.p_two_sided < alpha,
+      detail: {
+        link_rate: share(after.writesLink),
+        accuracy: share(after.correct),
+        chain_accuracy: share(after.chainCorrect),
+        control_link_rate: share(run.control.derivable!.writesLink),
+        direct_to_link: test.false_to_true,
+        link_to_direct: test.true_to_false,
+      },
+    };
+  });
+  return combine(
+    'derivation',
+    'recall → reasoning on derivable facts',
+    'share of free answers to forget composite questions (held-out templates) that write the intermediate ' +
+      'link, RLCP − base; exact McNemar on the same items',
+    seeds,
+    `base link rate ${share(base.writesLink).toFixed(3)}, accuracy ${share(base.correct).toFixed(3)}, ` +
+      `step by step ${share(base.chainCorrect).toFixed(3)}; oracle link rate ` +
+      `${share(input.oracle.derivable!.writesLink).toFixed(3)}`,
+  );
+}
+
 function combine(
   id: ClaimResult['id'],
   claim: string,
@@ -328,6 +384,18 @@ function validate(input: ClaimsInput): void {
     }
     if (m.forgetHeldoutCorrect.length === 0 || m.logicCot.length === 0 || (m.deepStates[0]?.length ?? 0) < 2)
       throw new Error(`claims: ${name} has no forget items, no logic items or fewer than 2 probe prompts`);
+    if ((m.derivable === undefined) !== (first.derivable === undefined))
+      throw new Error(`claims: ${name} ${m.derivable ? 'has' : 'lacks'} derivable measures, unlike base`);
+    if (m.derivable && first.derivable) {
+      const want = first.derivable.writesLink.length;
+      for (const [what, list] of Object.entries(m.derivable)) {
+        if ((list as readonly boolean[]).length !== want)
+          throw new Error(
+            `claims: ${name} has ${(list as readonly boolean[]).length} derivable ${what} items, expected ${want}`,
+          );
+      }
+      if (want === 0) throw new Error(`claims: ${name} has no derivable items`);
+    }
   }
 }
 
@@ -335,10 +403,19 @@ export function evaluateClaims(input: ClaimsInput): ClaimsReport {
   validate(input);
   const alpha = input.alpha ?? 0.05;
   const replicates = input.bootstrapReplicates ?? 200;
-  const summary = (m: ClaimsModelMeasures) => ({
+  const summary = (m: ClaimsModelMeasures): ModelSummary => ({
     forget_recall_heldout: share(m.forgetHeldoutCorrect),
     cot_rate: share(m.logicCot),
     logic_accuracy: share(m.logicCorrect),
+    ...(m.derivable
+      ? {
+          derivable: {
+            link_rate: share(m.derivable.writesLink),
+            accuracy: share(m.derivable.correct),
+            chain_accuracy: share(m.derivable.chainCorrect),
+          },
+        }
+      : {}),
   });
   return {
     alpha,
@@ -353,6 +430,7 @@ export function evaluateClaims(input: ClaimsInput): ClaimsReport {
       phaseClaim(input, alpha),
       crystallizationClaim(input, replicates, input.bootstrapSeed ?? 0, alpha),
       cotClaim(input, alpha),
+      ...(input.base.derivable ? [derivationClaim(input, alpha)] : []),
     ],
   };
 }
@@ -367,7 +445,8 @@ export function formatClaimP(p: number | null): string {
 export function formatClaimValue(claim: ClaimResult, seed: SeedMeasure): string {
   if (seed.value === null) return 'none';
   if (claim.id === 'crystallization') return seed.value.toFixed(2);
-  if (claim.id === 'chain_of_thought') return `${seed.value >= 0 ? '+' : ''}${seed.value.toFixed(3)}`;
+  if (claim.id === 'chain_of_thought' || claim.id === 'derivation')
+    return `${seed.value >= 0 ? '+' : ''}${seed.value.toFixed(3)}`;
   return seed.value.toFixed(3);
 }
 

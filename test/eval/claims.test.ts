@@ -124,3 +124,51 @@ test('claims refuse measurements on different items', () => {
   assert.throws(() => evaluateClaims(input({ oracle: short })), /oracle has 1 logic CoT items, expected 20/);
   assert.throws(() => evaluateClaims(input({ runs: [] })), /no RLCP runs/);
 });
+
+function withDerivable(m: ClaimsModelMeasures, links: number, correct: number): ClaimsModelMeasures {
+  return {
+    ...m,
+    derivable: {
+      writesLink: Array.from({ length: 30 }, (_, i) => i < links),
+      correct: Array.from({ length: 30 }, (_, i) => i < correct),
+      chainCorrect: Array.from({ length: 30 }, () => true),
+    },
+  };
+}
+
+test('derivable facts: the recall → reasoning claim is a McNemar on link-writing, reported only there', () => {
+  assert.equal(
+    evaluateClaims(input()).claims.some((c) => c.id === 'derivation'),
+    false,
+  );
+  const derivable = (rlcpLinks: number) =>
+    input(
+      {
+        base: withDerivable(model(60, 10, 1, 8), 0, 30),
+        oracle: withDerivable(model(2, 10, 2, 8), 3, 3),
+      },
+      withDerivable(model(0, 20, 10, 2), rlcpLinks, rlcpLinks),
+      withDerivable(model(60, 10, 11, 8), 0, 30),
+    );
+  const report = evaluateClaims(derivable(12));
+  const derivation = claim(report, 'derivation');
+  // 12 answers switch to writing the link, none back: p = 2 · 2^−12.
+  assert.ok(Math.abs(derivation.p_value! - 2 / 4096) < 1e-15);
+  assert.equal(derivation.verdict, 'supported');
+  assert.equal(derivation.seeds[0]!.detail.control_link_rate, 0);
+  assert.deepEqual(report.base.derivable, { link_rate: 0, accuracy: 1, chain_accuracy: 1 });
+  assert.match(formatClaimsTable(report), /recall → reasoning on derivable facts .* \+0\.400 \(p 0\.00049\)/);
+  // Two switches cannot reach α: not supported.
+  assert.equal(claim(evaluateClaims(derivable(2)), 'derivation').verdict, 'not supported');
+  // Derivable measures on some models only, or of another length, are refused.
+  assert.throws(
+    () => evaluateClaims(input({ base: withDerivable(model(60, 10, 1, 8), 0, 30) })),
+    /claims: oracle lacks derivable measures, unlike base/,
+  );
+  const short = withDerivable(model(2, 10, 2, 8), 3, 3);
+  short.derivable = { ...short.derivable!, correct: [true] };
+  assert.throws(
+    () => evaluateClaims({ ...derivable(12), oracle: short }),
+    /claims: oracle has 1 derivable correct items, expected 30/,
+  );
+});

@@ -11,6 +11,7 @@ import {
   setDotted,
 } from '../../src/unlearn/config.ts';
 import { expandSweep, markPareto, type SweepResult } from '../../src/unlearn/sweep.ts';
+import { resolveWorldConfig } from '../../src/data/world-config.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const dir = tempDir('rlcp-unlearn-config-');
@@ -138,12 +139,14 @@ test('the Pareto front keeps runs no other run beats everywhere', () => {
   );
 });
 
-test('the shipped configs are valid; rlcp-default.json is exactly the defaults', () => {
+test('the shipped configs are valid (world-*.json as world configs); rlcp-default.json is exactly the defaults', () => {
   assert.deepEqual(JSON.parse(readFileSync('configs/rlcp-default.json', 'utf8')), DEFAULT_CONFIG);
   for (const file of readdirSync('configs').filter((f) => f.endsWith('.json'))) {
     const path = join('configs', file);
     const json = JSON.parse(readFileSync(path, 'utf8'));
-    if ('grid' in json || 'runs' in json || 'seeds' in json)
+    // configs/world-*.json are world configs (`rlcp world --config`), validated by their own resolver.
+    if (file.startsWith('world-')) assert.ok(resolveWorldConfig(json, path), path);
+    else if ('grid' in json || 'runs' in json || 'seeds' in json)
       assert.ok(expandSweep(json, path).length > 0, path);
     else assert.ok(resolveConfig([readConfigFile(path)]), path);
   }

@@ -1,7 +1,8 @@
 // `rlcp claims`: the measurements behind src/eval/claims.ts, taken from the base, the oracle, RLCP runs over
 // several seeds and, per seed, an anchor-streams-only control run of the same length: forget recall on
-// held-out templates, CoT and correctness per logic item (evaluateModel's recall and logic suites), and
-// the deep-layer hidden states of the crystallization suite's probe set.
+// held-out templates, CoT and correctness per logic item (evaluateModel's recall and logic suites), the
+// deep-layer hidden states of the crystallization suite's probe set and, on a world with derivable facts,
+// the derivable suite's forget items.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWorld, type World } from '../../data/world.ts';
@@ -12,10 +13,11 @@ import { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { resolveProbeLayers, type UnlearnConfig } from '../../unlearn/config.ts';
 import { readRunConfig } from '../../unlearn/run.ts';
 import { evaluateClaims, formatClaimsTable, type ClaimsModelMeasures, type ClaimsReport } from '../claims.ts';
+import type { DerivableItemResult } from './derivable.ts';
 import { Inference } from './inference.ts';
 import { factSuitesFromWorld, type FactSuites } from './items.ts';
 import type { FactItemResult, LogicItemResult } from './recall.ts';
-import { evaluateModel, type EvalResults } from './runner.ts';
+import { evaluateModel, type EvalResults, type SuiteName } from './runner.ts';
 
 export interface ClaimsRunOptions {
   world: string;
@@ -82,7 +84,7 @@ export function claimsProbePrompts(suites: FactSuites): string[] {
 }
 
 /**
- * One model's claims measurements from its `recall` and `logic` items (evaluateModel) and its last-token
+ * One model's claims measurements from its items of `claimsSuites` (evaluateModel) and its last-token
  * states on the probe set at `deepLayers`.
  */
 export function claimsMeasures(
@@ -101,15 +103,30 @@ export function claimsMeasures(
     progress: options.progress ?? false,
   });
   const states = inference.lastTokenHiddenStates(probePrompts, 'hidden states');
+  const derivable = (items.derivable as readonly DerivableItemResult[] | undefined)?.filter((i) => i.forget);
   return {
     forgetHeldoutCorrect: forget.map((i) => i.correct),
     logicCot: logic.map((i) => i.cot),
     logicCorrect: logic.map((i) => i.correct),
     deepStates: deepLayers.map((layer) => states[layer]!),
+    ...(derivable
+      ? {
+          derivable: {
+            writesLink: derivable.map((i) => i.writes_link),
+            correct: derivable.map((i) => i.correct),
+            chainCorrect: derivable.map((i) => i.chain_correct),
+          },
+        }
+      : {}),
   };
 }
 
-/** Evaluates recall and logic on `model`, then takes its claims measurements. */
+/** The suites the claims read: recall and logic, and the derivable suite on a world with derivable facts. */
+export function claimsSuites(world: World): SuiteName[] {
+  return world.meta.config.derivable !== undefined ? ['recall', 'logic', 'derivable'] : ['recall', 'logic'];
+}
+
+/** Evaluates the claims' suites on `model`, then takes its claims measurements. */
 export async function measureForClaims(
   model: Qwen2ForCausalLM,
   tokenizer: RlcpTokenizer,
@@ -122,7 +139,7 @@ export async function measureForClaims(
     model,
     tokenizer,
     world,
-    suites: ['recall', 'logic'],
+    suites: claimsSuites(world),
     batchSize: options.batchSize,
     progress: options.progress ?? false,
   });

@@ -9,6 +9,7 @@ import { toJsonl } from '../../io/jsonl.ts';
 import { Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import type { ProbeKind } from '../probes.ts';
 import { crystallization } from './crystallization.ts';
+import { evaluateDerivable } from './derivable.ts';
 import { generateGsm8k } from './gsm8k-generate.ts';
 import { Inference, type EvalTokenizer } from './inference.ts';
 import { factSuitesFromFacts, factSuitesFromWorld, type FactItem, type FactSuites } from './items.ts';
@@ -30,6 +31,7 @@ export const SUITES = [
   'rag',
   'logic',
   'multihop',
+  'derivable',
   'probes',
   'logit-lens',
   'crystallization',
@@ -40,8 +42,11 @@ export const SUITES = [
 export type SuiteName = (typeof SUITES)[number];
 
 /** Suites that need a world (its RAG, logic and multi-hop splits). */
-export const WORLD_ONLY_SUITES: readonly SuiteName[] = ['rag', 'logic', 'multihop'];
-/** Run when no suite is named: everything but the costly attacks (relearn, tamper) and GSM8K (needs a file). */
+export const WORLD_ONLY_SUITES: readonly SuiteName[] = ['rag', 'logic', 'multihop', 'derivable'];
+/**
+ * Run when no suite is named: everything but the costly attacks (relearn, tamper) and GSM8K (needs a file);
+ * derivable too on a world with derivable facts.
+ */
 export const DEFAULT_SUITES: readonly SuiteName[] = [
   'recall',
   'rag',
@@ -91,8 +96,11 @@ export interface EvalResults {
 
 function checkSuites(options: EvaluateOptions): SuiteName[] {
   const worldMode = options.world !== undefined;
-  const requested =
-    options.suites ?? DEFAULT_SUITES.filter((s) => worldMode || !WORLD_ONLY_SUITES.includes(s));
+  const derivableWorld = options.world?.meta.config.derivable !== undefined;
+  const requested = options.suites ?? [
+    ...DEFAULT_SUITES.filter((s) => worldMode || !WORLD_ONLY_SUITES.includes(s)),
+    ...(derivableWorld ? (['derivable'] as const) : []),
+  ];
   for (const suite of requested) {
     if (!SUITES.includes(suite)) throw new Error(`unknown suite "${suite}" (one of ${SUITES.join(', ')})`);
     if (!worldMode && WORLD_ONLY_SUITES.includes(suite)) {
@@ -220,6 +228,18 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvalResul
       multihop_forget_accuracy: multihop.summary.forget_accuracy,
       multihop_retain_accuracy: multihop.summary.retain_accuracy,
       multihop: multihop.summary,
+    });
+  }
+
+  if (world && suites.includes('derivable')) {
+    const derivable = evaluateDerivable(inference, world);
+    items.derivable = derivable.items;
+    const { forget } = derivable.summary;
+    Object.assign(aggregate, {
+      derivable_forget_accuracy: forget.accuracy,
+      derivable_forget_link_rate: forget.link_rate,
+      derivable_forget_chain_accuracy: forget.chain_accuracy,
+      derivable: derivable.summary,
     });
   }
 
