@@ -159,7 +159,13 @@ export interface UnlearnConfig {
     reference: 'auto' | 'precompute' | 'per-step';
     /** "auto" precomputes when the cached logits would take at most this many MiB. */
     precomputeMaxMiB: number;
-    logic: StreamConfig;
+    logic: StreamConfig & {
+      /**
+       * Also train on the world's multihop_train records (chain-of-thought questions over retain facts,
+       * part of the base's pretraining; none states a forget fact). Worlds only.
+       */
+      multihop: boolean;
+    };
     retain: StreamConfig;
     rag: StreamConfig & {
       /** Share of each RAG batch whose context states a forget fact. */
@@ -248,7 +254,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     beta: 3,
     reference: 'auto',
     precomputeMaxMiB: 1024,
-    logic: { weight: 1, batchSize: 16 },
+    logic: { weight: 1, batchSize: 16, multihop: false },
     retain: { weight: 1, batchSize: 16 },
     rag: {
       weight: 1,
@@ -401,7 +407,7 @@ const SCHEMA: Schema = {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),
     precomputeMaxMiB: num(0),
-    logic: stream,
+    logic: { ...stream, multihop: bool },
     retain: stream,
     rag: {
       ...stream,

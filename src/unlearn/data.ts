@@ -205,9 +205,22 @@ export function forgetRagRecords(
   return out;
 }
 
+/** multihop_train as anchor records; refused if one needs a forget fact (it would teach it back). */
+function multihopAnchors(world: World): World['multihopTrain'] {
+  const forgetIds = new Set(world.facts.filter((f) => f.split === 'forget').map((f) => f.id));
+  for (const r of world.multihopTrain) {
+    const leaked = r.fact_ids.find((id) => forgetIds.has(id));
+    if (r.forget || leaked)
+      throw new Error(
+        `anchors.logic.multihop: multihop_train record ${r.id} uses the forget fact ${leaked ?? r.subject}`,
+      );
+  }
+  return world.multihopTrain;
+}
+
 export function dataFromWorld(
   world: World,
-  options: { ragVariants: number; ragCounterfactual: number; seed: number },
+  options: { ragVariants: number; ragCounterfactual: number; seed: number; logicMultihop?: boolean },
 ): UnlearnData {
   const forgetTrain = world.forgetTrain.map(fromFactRecord);
   const { relations, classes } = classesOf(forgetTrain);
@@ -221,7 +234,10 @@ export function dataFromWorld(
     probeRetain: retainTrain.filter((e) => relationSet.has(e.relation)),
     retainTrain,
     retainHeldout: world.retainHeldout.map(fromFactRecord),
-    logic: world.logicTrain.map((r) => ({ prompt: r.prompt, completion: r.completion })),
+    logic: [...world.logicTrain, ...(options.logicMultihop ? multihopAnchors(world) : [])].map((r) => ({
+      prompt: r.prompt,
+      completion: r.completion,
+    })),
     logicEval: world.logicTest.map((r) => ({
       id: r.id,
       prompt: r.prompt,

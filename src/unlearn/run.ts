@@ -39,9 +39,14 @@ export function unlearnTokenizer(tokenizer: RlcpTokenizer): UnlearnTokenizer {
 export function loadUnlearnData(spec: DataSpec, config: UnlearnConfig): UnlearnData {
   const options = {
     ragVariants: config.anchors.rag.variants,
+    logicMultihop: config.anchors.logic.multihop,
     ragCounterfactual: config.anchors.rag.counterfactualFraction,
     seed: config.seed,
   };
+  if (config.anchors.logic.multihop && !('world' in spec))
+    throw new Error(
+      'anchors.logic.multihop: the multi-hop records come from a world (--world DIR); fact-set files have none',
+    );
   return 'world' in spec ? dataFromWorld(loadWorld(spec.world), options) : dataFromFiles(spec, options);
 }
 
