@@ -10,12 +10,13 @@ import {
   gatherRows,
   linear,
   linearCrossEntropy,
+  loraLinear,
   permute,
   reshape,
   rmsNorm,
   permuteRope,
-  scale,
   swiglu,
+  type LowRankUpdate,
 } from '../tensor/ops.ts';
 import { expectShape, readModelFolder, writeModelFolder } from '../io/model-folder.ts';
 import type { Qwen2Config } from '../io/config.ts';
@@ -68,11 +69,7 @@ export interface ForwardOutput {
 }
 
 /** A low-rank update of one projection (LoRA): y = x·Wᵀ + b + scaling · (x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
-export interface LowRankAdapter {
-  a: Tensor;
-  b: Tensor;
-  scaling: number;
-}
+export type LowRankAdapter = LowRankUpdate;
 
 interface Projection {
   weight: Tensor;
@@ -489,10 +486,7 @@ export class Qwen2ForCausalLM {
 export const PROJECTION_WEIGHT = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+_proj)\.weight$/;
 
 function project(x: Tensor, p: Projection): Tensor {
-  const y = linear(x, p.weight, p.bias);
-  if (!p.adapter) return y;
-  const { a, b, scaling } = p.adapter;
-  return add(y, scale(linear(linear(x, a), b), scaling));
+  return p.adapter ? loraLinear(x, p.weight, p.bias, p.adapter) : linear(x, p.weight, p.bias);
 }
 
 export const IGNORE_INDEX = -100;
