@@ -2,7 +2,8 @@
 // modeling_qwen2.py: token embedding → L × [RMSNorm → grouped-query attention with RoPE → residual →
 // RMSNorm → SwiGLU MLP → residual] → RMSNorm → lm_head (tied to the embedding or not).
 // Parameters carry Hugging Face's names so a folder saved here loads back in Python and vice versa.
-import { Tensor } from '../tensor/tensor.ts';
+import { Tensor, isGradEnabled } from '../tensor/tensor.ts';
+import { withScratch } from '../tensor/pool.ts';
 import {
   add,
   attention,
@@ -386,7 +387,10 @@ export class Qwen2ForCausalLM {
       // A given starting hidden state comes from this model's forward: it is erased already.
       if (layer > start || !options.fromHiddenState) h = this.erased(layer, h);
       if (keepHidden) hiddenStates[layer] = h;
-      h = this.decoderLayer(layer, h, positions, keyMask, batch, seq, past, kvCache);
+      const x = h;
+      const run = () => this.decoderLayer(layer, x, positions, keyMask, batch, seq, past, kvCache);
+      // Without a graph nothing but the layer's output outlives it: its intermediates go back to the pool now.
+      h = isGradEnabled() ? run() : withScratch(run, (out) => [out.data]);
     }
     if (until < L) {
       hiddenStates[until] = until > start || !options.fromHiddenState ? this.erased(until, h) : h;
