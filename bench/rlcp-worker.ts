@@ -10,7 +10,8 @@
 //   sgemm {threads, n, reps}                     native GEMM through the engine; {gflops: [...]}
 //   gemm_shapes {threads, shapes, reps}          the step's GEMM shapes; {gflops: {name: [...]}}
 //   rlcp_init {dir, inputs_path, seed}           rlcp-0.5b-lora: LoRA, probes, the generic targets
-//   rlcp_step {threads}                          one RLCP step (sizes.ts RLCP_05B_LORA); {ms, loss}
+//   rlcp_step {threads}                          one RLCP step (sizes.ts RLCP_05B_LORA); {ms, loss, stages}
+//   profile_rlcp {threads, steps, interval_us}   the same steps under V8's sampling profiler: breakdown, stages
 //   generate {threads, prompts_path, tokenizer_dir, max_new, stop, eos, pad, vocab_limit, share_prefix}
 //                                                gsm8k-0.5b: batched greedy `generate` (after infer_init);
 //                                                {prefill_ms, step_ms: [...], total_ms, tokens, stop_reasons}
@@ -123,14 +124,24 @@ function probeFeatures(hidden: readonly Tensor[], s: RlcpStream): Tensor[] {
   return RLCP_05B_LORA.probeLayers.map((l) => tokenRows(hidden[l]!, last));
 }
 
+/** Milliseconds and the resident set (MB) at the end of each stage of an RLCP step, in order. */
+export type RlcpStages = { stage: string; ms: number; rss_mb: number }[];
+
 /**
  * One RLCP step, the trainer's work in the trainer's order (src/unlearn/trainer.ts): the fact stream
  * (probe update on detached features, adversary through gradient reversal + generic KL, backward), then
  * each anchor stream (CE + β·KL to the reference's logits, backward), then clip + AdamW on the adapters.
  */
-function rlcpStep(t: RlcpStep): { ms: number; loss: number } {
+function rlcpStep(t: RlcpStep): { ms: number; loss: number; stages: RlcpStages } {
   const spec = RLCP_05B_LORA;
   const start = performance.now();
+  const stages: RlcpStages = [];
+  let last = start;
+  const mark = (stage: string) => {
+    const now = performance.now();
+    stages.push({ stage, ms: now - last, rss_mb: memoryStatus().vmrss_mb });
+    last = now;
+  };
   const m = t.lora.model();
   const ids = (name: keyof RlcpInputs) => Int32Array.from(t.inputs[name]);
   let total = 0;
@@ -142,6 +153,7 @@ function rlcpStep(t: RlcpStep): { ms: number; loss: number } {
     logits: streamRows(fact),
   });
   const own = probeFeatures(out.hiddenStates!, fact);
+  mark('fact forward');
   const retain = noGrad(() => {
     const hidden = m.forward(ids('probe'), {
       batch: spec.probe.batch,
@@ -151,6 +163,7 @@ function rlcpStep(t: RlcpStep): { ms: number; loss: number } {
     }).hiddenStates!;
     return probeFeatures(hidden, spec.probe).map((h) => Float32Array.from(h.data));
   });
+  mark('probe prompts forward (no grad)');
   const factLabels = Int32Array.from(t.inputs.fact_labels);
   const feats = own.map((h, i) => {
     const both = new Float32Array(h.size + retain[i]!.length);
@@ -162,20 +175,47 @@ function rlcpStep(t: RlcpStep): { ms: number; loss: number } {
   const adv = adversaryLoss(t.probes, own, factLabels, 'uniform', spec.lambda);
   const factLoss = add(adv.loss, scale(klDiv(t.genericTargets, out.logits!), spec.generic));
   total += factLoss.item();
+  mark('probe update + losses');
   factLoss.backward({ releaseActivations: true });
+  mark('fact backward');
   for (const name of RLCP_ANCHORS) {
     const s = spec[name];
     const rows = streamRows(s);
     const tokens = ids(name);
     const targets = Int32Array.from(rows, (r) => tokens[r + 1]!);
     const logits = m.forward(tokens, { batch: s.batch, seq: s.seq, logits: rows }).logits!;
+    mark(`${name} forward`);
     const ref = noGrad(() => t.base.forward(tokens, { batch: s.batch, seq: s.seq, logits: rows }).logits!);
+    mark(`${name} reference forward`);
     const loss = add(crossEntropy(logits, targets), scale(klDiv(ref, logits), spec.beta));
     total += loss.item();
     loss.backward({ releaseActivations: true });
+    mark(`${name} backward`);
   }
   t.optimizer.step(t.lora.params);
-  return { ms: performance.now() - start, loss: total };
+  mark('clip + AdamW');
+  return { ms: performance.now() - start, loss: total, stages };
+}
+
+/** `steps` of fn under V8's sampling profiler: the per-step breakdown (profile.ts) and fn's results. */
+async function profiled<T extends { ms: number }>(
+  command: Command,
+  fn: () => T,
+): Promise<{ steps_ms: number[]; results: T[]; breakdown: ReturnType<typeof summariseProfile> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: num(command, 'interval_us') });
+  await session.post('Profiler.start');
+  const results: T[] = [];
+  for (let i = 0; i < num(command, 'steps'); i++) results.push(fn());
+  const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
+  session.disconnect();
+  return {
+    steps_ms: results.map((r) => r.ms),
+    results,
+    breakdown: summariseProfile(profile, results.length),
+  };
 }
 
 async function handle(command: Command): Promise<Reply> {
@@ -211,17 +251,10 @@ async function handle(command: Command): Promise<Reply> {
       return trainStep(training);
     }
     case 'profile_steps': {
-      if (!training) throw new Error('profile_steps before train_init');
-      const session = new Session();
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: num(command, 'interval_us') });
-      await session.post('Profiler.start');
-      const steps: number[] = [];
-      for (let i = 0; i < num(command, 'steps'); i++) steps.push(trainStep(training).ms);
-      const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
-      session.disconnect();
-      return { steps_ms: steps, breakdown: summariseProfile(profile, steps.length) };
+      const t = training;
+      if (!t) throw new Error('profile_steps before train_init');
+      const { steps_ms, breakdown } = await profiled(command, () => trainStep(t));
+      return { steps_ms, breakdown };
     }
     case 'infer_init': {
       const start = performance.now();
@@ -346,6 +379,12 @@ async function handle(command: Command): Promise<Reply> {
     case 'rlcp_step': {
       if (!rlcp) throw new Error('rlcp_step before rlcp_init');
       return rlcpStep(rlcp);
+    }
+    case 'profile_rlcp': {
+      const t = rlcp;
+      if (!t) throw new Error('profile_rlcp before rlcp_init');
+      const { steps_ms, results, breakdown } = await profiled(command, () => rlcpStep(t));
+      return { steps_ms, stages: results.map((r) => r.stages), breakdown };
     }
     case 'generate': {
       const model = inference;

@@ -534,6 +534,66 @@ async function benchRlcpStep(
   }
 }
 
+interface RlcpProfile {
+  rssMb: number;
+  flops: number;
+  profile: { stepsMs: number[]; summary: ProfileSummary };
+  /** Per profiled step: each stage's ms and the resident set after it (rlcp-worker.ts RlcpStages). */
+  stages: { stage: string; ms: number; rss_mb: number }[][];
+}
+
+/** rlcp alone (--profile-only --size rlcp-0.5b-lora): warm-up steps, then profiled steps with stage timers. */
+async function profileRlcpStep(ctx: {
+  dir: string;
+  threads: number;
+  steps?: number;
+  warmup?: number;
+}): Promise<RlcpProfile> {
+  const spec = RLCP_05B_LORA;
+  const modelDir = join(ctx.dir, 'rlcp-0.5b-lora');
+  const inputsPath = join(ctx.dir, 'rlcp-0.5b-lora.json');
+  await initModel(modelDir, spec.config, 'BF16');
+  writeRlcpInputs(inputsPath, SEED + 3);
+  const rlcp = rlcpWorker('rlcp rlcp-0.5b-lora');
+  try {
+    await rlcp.call('rlcp_init', { dir: modelDir, inputs_path: inputsPath, seed: SEED, spec });
+    const warmup = ctx.warmup ?? spec.warmup;
+    for (let i = 0; i < warmup; i++) await rlcp.call('rlcp_step', { threads: ctx.threads });
+    log("rlcp-0.5b-lora: profiling rlcp's step");
+    const reply = await rlcp.call('profile_rlcp', {
+      threads: ctx.threads,
+      steps: ctx.steps ?? 1,
+      interval_us: 1000,
+    });
+    return {
+      rssMb: (await rlcp.call('status')).vmhwm_mb as number,
+      flops: rlcpStepFlops(spec).total,
+      profile: { stepsMs: reply.steps_ms as number[], summary: reply.breakdown as ProfileSummary },
+      stages: reply.stages as RlcpProfile['stages'],
+    };
+  } finally {
+    await rlcp.close().catch(() => rlcp.kill());
+    rmSync(modelDir, { recursive: true, force: true });
+  }
+}
+
+/** The stage table of an RLCP step profile: median ms over the profiled steps, the resident set after each. */
+function printRlcpStages(stages: RlcpProfile['stages']): void {
+  const total = stages[0]!.reduce((sum, _, i) => sum + median(stages.map((s) => s[i]!.ms)), 0);
+  console.log(
+    '\nrlcp-0.5b-lora step by stage (median ms of the profiled steps; RSS after the stage, last step)',
+  );
+  console.log(
+    table(
+      ['stage', 'ms', 'share', 'RSS MB'],
+      stages[0]!.map((row, i) => {
+        const ms = median(stages.map((s) => s[i]!.ms));
+        return [row.stage, fmt(ms), `${fmt((100 * ms) / total)}%`, fmt(stages.at(-1)![i]!.rss_mb, 0)];
+      }),
+    ),
+  );
+}
+
 /** The JSON row of rlcp-0.5b-lora: step times, FLOPs, model-FLOP utilisation against each side's SGEMM. */
 function rlcpSummary(r: RlcpResult, rlcpKey: string, sgemm: SgemmResult) {
   const best = bestOf(r.ms, ['best@1', 'best@2'], 1);
@@ -981,7 +1041,12 @@ function inferenceSummary(inf: InferenceResult, rlcpKey: string) {
 }
 
 function printProfile(
-  t: Pick<TrainResult, 'size' | 'flops' | 'profile' | 'gemmShapes'>,
+  t: {
+    size: string;
+    flops: number;
+    profile?: TrainResult['profile'];
+    gemmShapes?: TrainResult['gemmShapes'];
+  },
   ratioValid = true,
 ): void {
   const p = t.profile!;
@@ -1065,7 +1130,18 @@ export async function runBench(args: ParsedArgs): Promise<number> {
   if (optFlag(args, 'profile-only')) {
     const dir = mkdtempSync(join(tmpdir(), 'rlcp-bench-'));
     try {
-      for (const size of sizes.length > 0 ? sizes : [...TRAIN_SIZES]) {
+      if (requested.includes('rlcp-0.5b-lora')) {
+        const p = await profileRlcpStep({ dir, threads, steps, warmup });
+        console.log(
+          `load average ${loadavg()
+            .map((l) => l.toFixed(1))
+            .join(' ')}; peak RSS ${fmt(p.rssMb, 0)} MB`,
+        );
+        printRlcpStages(p.stages);
+        printProfile({ size: 'rlcp-0.5b-lora', flops: p.flops, profile: p.profile });
+      }
+      const trainSizes = sizes.length > 0 || requested.includes('rlcp-0.5b-lora') ? sizes : [...TRAIN_SIZES];
+      for (const size of trainSizes) {
         const p = await profileTrain(size, { dir, threads, steps, warmup });
         console.log(
           `load average ${loadavg()

@@ -832,6 +832,63 @@ napi_value CrossEntropyRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// klDivRows(ref, logits, vocab, mask | null, grad | null, count, stats): for each row r whose mask is
+// not 0, stats[5r..5r+4] = ref max, Σ exp(ref − ref max), logits max, Σ exp(logit − max), and
+// Σ_j p_ref[j] · (ref[j] − logit[j]) in index order; with `grad` (may be `logits`: a row is read before it
+// is written) also (softmax(logits) − softmax(ref)) / count per element, zeros on masked rows.
+napi_value KlDivRows(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  int64_t refN = 0, n = 0, maskN = 0, gradN = 0, statsN = 0;
+  const float* ref = a.f32(0, &refN);
+  const float* logits = a.f32(1, &n);
+  const int64_t vocab = a.int64(2);
+  const uint8_t* mask = a.u8OrNull(3, &maskN);
+  float* grad = a.f32OrNull(4, &gradN);
+  const double count = a.num(5);
+  double* stats = a.f64(6, &statsN);
+  if (a.failed) return nullptr;
+  const int64_t rows = vocab > 0 ? n / vocab : 0;
+  const bool fits = vocab > 0 && n == rows * vocab && refN == n && (!mask || maskN == rows) &&
+                    (!grad || gradN == n) && statsN == 5 * rows;
+  if (!a.check(fits, "klDivRows: shapes differ")) return nullptr;
+  pool.parallel_for(rows, rowGrain(vocab), [=](int64_t begin, int64_t end) {
+    thread_local std::vector<float> refProbs, probs;
+    if (static_cast<int64_t>(refProbs.size()) < vocab) {
+      refProbs.resize(vocab);
+      probs.resize(vocab);
+    }
+    for (int64_t r = begin; r < end; r++) {
+      const float* refRow = ref + r * vocab;
+      const float* row = logits + r * vocab;
+      if (mask && mask[r] == 0) {
+        if (grad) std::fill(grad + r * vocab, grad + (r + 1) * vocab, 0.0f);
+        continue;
+      }
+      const double refMax = rowMax(refRow, vocab);
+      const double refSum = expShifted(refRow, vocab, refMax, refProbs.data());
+      const double max = rowMax(row, vocab);
+      const double sum = expShifted(row, vocab, max, probs.data());
+      const double refInv = 1 / refSum;
+      double cross = 0;
+      for (int64_t j = 0; j < vocab; j++)
+        cross += static_cast<double>(refProbs[j]) * refInv * (static_cast<double>(refRow[j]) - row[j]);
+      double* st = stats + 5 * r;
+      st[0] = refMax;
+      st[1] = refSum;
+      st[2] = max;
+      st[3] = sum;
+      st[4] = cross;
+      if (grad) {
+        const double inv = 1 / sum;
+        float* g = grad + r * vocab;
+        for (int64_t j = 0; j < vocab; j++)
+          g[j] = static_cast<float>((probs[j] * inv - refProbs[j] * refInv) / count);
+      }
+    }
+  });
+  return undefinedValue(env);
+}
+
 // adamw(u, p, m, v, b1, b2, eps, c1, c2, wd, factor | null): with factor, p += factor · update;
 // otherwise u = update.
 napi_value AdamW(napi_env env, napi_callback_info info) {
@@ -951,6 +1008,7 @@ NAPI_MODULE_INIT() {
       {"softmaxBackwardRows", SoftmaxBackwardRows},
       {"softmaxRows", SoftmaxRows},
       {"crossEntropyRows", CrossEntropyRows},
+      {"klDivRows", KlDivRows},
       {"adamw", AdamW},
       {"permute", Permute},
   };

@@ -140,6 +140,8 @@ export function generate(
           }
         }
       }
+      // Back to the pool: a fresh [batch, vocab] buffer every step would fault in its pages each time.
+      logits.dispose();
       if (step === maxNewTokens - 1 || done.every(Boolean)) break;
       // Finished rows keep stepping (their output is discarded) so the batch stays rectangular.
       logits = model.forward(next, { batch, seq: 1, kvCache: cache, logits: 'last' }).logits!;

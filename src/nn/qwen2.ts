@@ -2,7 +2,8 @@
 // modeling_qwen2.py: token embedding → L × [RMSNorm → grouped-query attention with RoPE → residual →
 // RMSNorm → SwiGLU MLP → residual] → RMSNorm → lm_head (tied to the embedding or not).
 // Parameters carry Hugging Face's names so a folder saved here loads back in Python and vice versa.
-import { Tensor } from '../tensor/tensor.ts';
+import { Tensor, isGradEnabled } from '../tensor/tensor.ts';
+import { withScratch } from '../tensor/pool.ts';
 import {
   add,
   attention,
@@ -10,12 +11,13 @@ import {
   gatherRows,
   linear,
   linearCrossEntropy,
+  loraLinear,
   permute,
   reshape,
   rmsNorm,
   permuteRope,
-  scale,
   swiglu,
+  type LowRankUpdate,
 } from '../tensor/ops.ts';
 import { expectShape, readModelFolder, writeModelFolder } from '../io/model-folder.ts';
 import type { Qwen2Config } from '../io/config.ts';
@@ -68,11 +70,7 @@ export interface ForwardOutput {
 }
 
 /** A low-rank update of one projection (LoRA): y = x·Wᵀ + b + scaling · (x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
-export interface LowRankAdapter {
-  a: Tensor;
-  b: Tensor;
-  scaling: number;
-}
+export type LowRankAdapter = LowRankUpdate;
 
 interface Projection {
   weight: Tensor;
@@ -389,7 +387,10 @@ export class Qwen2ForCausalLM {
       // A given starting hidden state comes from this model's forward: it is erased already.
       if (layer > start || !options.fromHiddenState) h = this.erased(layer, h);
       if (keepHidden) hiddenStates[layer] = h;
-      h = this.decoderLayer(layer, h, positions, keyMask, batch, seq, past, kvCache);
+      const x = h;
+      const run = () => this.decoderLayer(layer, x, positions, keyMask, batch, seq, past, kvCache);
+      // Without a graph nothing but the layer's output outlives it: its intermediates go back to the pool now.
+      h = isGradEnabled() ? run() : withScratch(run, (out) => [out.data]);
     }
     if (until < L) {
       hiddenStates[until] = until > start || !options.fromHiddenState ? this.erased(until, h) : h;
@@ -489,10 +490,7 @@ export class Qwen2ForCausalLM {
 export const PROJECTION_WEIGHT = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+_proj)\.weight$/;
 
 function project(x: Tensor, p: Projection): Tensor {
-  const y = linear(x, p.weight, p.bias);
-  if (!p.adapter) return y;
-  const { a, b, scaling } = p.adapter;
-  return add(y, scale(linear(linear(x, a), b), scaling));
+  return p.adapter ? loraLinear(x, p.weight, p.bias, p.adapter) : linear(x, p.weight, p.bias);
 }
 
 export const IGNORE_INDEX = -100;

@@ -19,6 +19,8 @@ let idleBytes = 0;
 let limitBytes = limitFromEnvironment();
 let hits = 0;
 let misses = 0;
+// Pooled buffers handed out inside the innermost withScratch and not yet released, by their memory.
+let scratch: Map<ArrayBufferLike, Float32Array> | null = null;
 
 /**
  * `RLCP_POOL_MIB` (idle MiB the pool may keep; e.g. 512 to fit a 0.5B LoRA run in a small memory
@@ -50,10 +52,12 @@ export function allocUninit(n: number): Float32Array {
     idleBuffers.delete(reused.buffer);
     idleBytes -= reused.byteLength;
     hits++;
+    scratch?.set(reused.buffer, reused);
     return reused.length === n ? reused : reused.subarray(0, n);
   }
   misses++;
   const fresh = new Float32Array(capacity);
+  scratch?.set(fresh.buffer, fresh);
   return capacity === n ? fresh : fresh.subarray(0, n);
 }
 
@@ -74,6 +78,7 @@ export function release(buf: Float32Array): void {
   const capacity = whole.length;
   if (sizeClass(capacity) !== capacity) return; // not one of ours
   if (idleBuffers.has(whole.buffer)) throw new Error('tensor pool: a buffer was released twice');
+  scratch?.delete(whole.buffer);
   idleBuffers.add(whole.buffer);
   let list = freeLists.get(capacity);
   if (!list) {
@@ -98,6 +103,32 @@ function evict(): void {
     if (list.length === 0) freeLists.delete(capacity);
     if (idleBytes <= limitBytes) return;
   }
+}
+
+/**
+ * Runs fn and then recycles every pooled buffer it took and did not release, except those under
+ * `keep(result)`: for work that records no graph (a no-grad decoder layer), whose intermediates would
+ * otherwise wait for the garbage collector while every later allocation faults in fresh pages. Only for
+ * code that keeps no other pooled buffer it allocated; the kept ones count as the enclosing scope's.
+ */
+export function withScratch<T>(fn: () => T, keep: (result: T) => readonly Float32Array[]): T {
+  const outer = scratch;
+  const mine = new Map<ArrayBufferLike, Float32Array>();
+  scratch = mine;
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scratch = outer;
+  }
+  for (const buf of keep(result)) {
+    const whole = mine.get(buf.buffer);
+    if (!whole) continue;
+    mine.delete(buf.buffer);
+    outer?.set(buf.buffer, whole);
+  }
+  for (const whole of mine.values()) release(whole);
+  return result;
 }
 
 /** Caps the idle memory the pool may keep (default: `RLCP_POOL_MIB`, else 4 GiB). */

@@ -15,6 +15,7 @@ import {
   tokenRows,
 } from '../../src/nn/qwen2.ts';
 import { relativeError, tinyConfig } from './helpers.ts';
+import { clearPool, poolStats } from '../../src/tensor/pool.ts';
 import { gradcheck, randParam } from '../tensor/gradcheck.ts';
 import { Rng } from '../../src/tensor/random.ts';
 
@@ -111,6 +112,26 @@ test('logits selection: last and chosen rows equal the matching rows of all logi
     assert.ok(relativeError(rows.data.subarray(0, 61), all.data.subarray(7 * 61, 8 * 61)) < 1e-6);
     assert.equal(model.forward(ids, { ...opts, logits: 'none' }).logits, undefined);
   });
+});
+
+test("a no-grad forward recycles each layer's intermediates and returns what a recording forward does", () => {
+  // 4 × 32 tokens: every [tokens, features] intermediate is large enough to be pooled.
+  const model = Qwen2ForCausalLM.initRandom(tinyConfig(), 3);
+  const ids = randomIds(4 * 32, 61, 9);
+  const opts = { batch: 4, seq: 32, outputHiddenStates: true, logits: 'last' as const };
+  const recorded = model.forward(ids, opts);
+  assert.ok(recorded.logits!.requiresGrad);
+  noGrad(() => model.forward(ids, opts));
+  const { misses } = poolStats();
+  const free = noGrad(() => model.forward(ids, opts));
+  // Only what outlives a layer needs a buffer the pool does not have: the embeddings, the two layers'
+  // outputs and the final norm's (the last-row logits are too small to be pooled).
+  assert.equal(poolStats().misses - misses, 4, 'fresh buffers in a second no-grad forward');
+  assert.deepEqual(free.logits!.data, recorded.logits!.data);
+  free.hiddenStates!.forEach((h, i) =>
+    assert.deepEqual(h.data, recorded.hiddenStates![i]!.data, `hidden ${i}`),
+  );
+  clearPool();
 });
 
 test('loss: HF label shift, −100 ignored, padding positions predict nothing', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, noGrad, isGradEnabled, zeroGrad } from '../../src/tensor/tensor.ts';
 import { add, mul, sum, reshape, scale, linear, stopGradient } from '../../src/tensor/ops.ts';
-import { allocUninit, clearPool, poolStats, release } from '../../src/tensor/pool.ts';
+import { allocUninit, clearPool, poolStats, release, withScratch } from '../../src/tensor/pool.ts';
 
 test('backward accumulates into leaves and frees the graph', () => {
   const a = Tensor.param([1, 2, 3], [3]);
@@ -97,6 +97,34 @@ test('the pool reuses buffers by size class and rejects double release', () => {
   assert.equal(b.length, 9990);
   release(b);
   assert.throws(() => release(b), /twice/);
+  clearPool();
+});
+
+test('withScratch recycles what its work took and kept, except the result, also when nested', () => {
+  clearPool();
+  const before = allocUninit(5000); // outside any scope: never recycled by one
+  const kept = withScratch(
+    () => {
+      const inner = withScratch(
+        () => {
+          allocUninit(6000); // dropped: recycled when the inner scope ends
+          const early = allocUninit(7000);
+          release(early); // released by its user: not released a second time
+          return allocUninit(8000);
+        },
+        (r) => [r],
+      );
+      assert.equal(poolStats().idleBytes, (6144 + 7168) * 4);
+      allocUninit(9000); // the outer scope's own intermediate
+      return inner; // the inner result, now the outer scope's, kept here too
+    },
+    (r) => [r.subarray(0, 10)],
+  );
+  assert.equal(kept.length, 8000);
+  assert.equal(poolStats().idleBytes, (6144 + 7168 + 9216) * 4);
+  release(kept);
+  release(before);
+  assert.equal(poolStats().idleBytes, (6144 + 7168 + 9216 + 8192 + 5120) * 4);
   clearPool();
 });
 

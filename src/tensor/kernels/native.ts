@@ -104,6 +104,20 @@ export interface ElementKernels {
     stats: Float64Array,
   ): void;
   /**
+   * Per row whose mask is not 0: stats[5r..5r + 4] = ref max, Σ exp(ref − ref max), logits max,
+   * Σ exp(logit − max), Σ p_ref · (ref − logit) in index order; with `grad` (may be `logits`) also
+   * (softmax(logits) − softmax(ref)) / count per element, zeros on masked rows.
+   */
+  klDivRows(
+    ref: Float32Array,
+    logits: Float32Array,
+    vocab: number,
+    mask: Uint8Array | null,
+    grad: Float32Array | null,
+    count: number,
+    stats: Float64Array,
+  ): void;
+  /**
    * AdamW on one parameter: updates m and v; with `factor` adds factor · update to p, else writes the
    * update into u (which holds the gradient on entry).
    */

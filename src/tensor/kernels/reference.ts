@@ -221,6 +221,31 @@ export const referenceKernels: ElementKernels = {
     }
   },
 
+  klDivRows(ref, logits, vocab, mask, grad, count, stats) {
+    const refProbs = new Float32Array(vocab);
+    const probs = new Float32Array(vocab);
+    for (let r = 0; r < logits.length / vocab; r++) {
+      const start = r * vocab;
+      const end = start + vocab;
+      if (mask && mask[r] === 0) {
+        grad?.fill(0, start, end);
+        continue;
+      }
+      const refMax = rowMax(ref, start, end);
+      const refSum = expShifted(ref, start, end, refMax, refProbs, 0);
+      const max = rowMax(logits, start, end);
+      const sum = expShifted(logits, start, end, max, probs, 0);
+      const refInv = 1 / refSum;
+      let cross = 0;
+      for (let j = 0; j < vocab; j++) cross += refProbs[j]! * refInv * (ref[start + j]! - logits[start + j]!);
+      stats.set([refMax, refSum, max, sum, cross], 5 * r);
+      if (grad) {
+        const inv = 1 / sum;
+        for (let j = 0; j < vocab; j++) grad[start + j] = (probs[j]! * inv - refProbs[j]! * refInv) / count;
+      }
+    }
+  },
+
   adamw(u, p, m, v, b1, b2, eps, c1, c2, wd, factor) {
     for (let i = 0; i < u.length; i++) {
       const g = u[i]!;

@@ -9,7 +9,6 @@ import { allocUninit, release } from '../pool.ts';
 import { formatShape } from '../shape.ts';
 import { gemm } from '../kernels/gemm.ts';
 import { nativeKernels } from '../kernels/native.ts';
-import { expShifted, rowMax } from '../kernels/rows.ts';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (default -100, as in PyTorch). */
@@ -90,14 +89,14 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   const ce = crossEntropyRows(logits.data, vocab, targets, opts.ignoreIndex ?? -100, grad, 'crossEntropy');
   const loss = Tensor.scalar(ce.loss);
   if (grad) {
-    // d loss / d logits = (softmax − one-hot) / count on counted rows.
-    for (let r = 0; r < rows; r++) {
-      if (ce.invSums[r] === 0) continue; // ignored row: already zero
-      const scale = ce.invSums[r]! / ce.count;
-      const start = r * vocab;
-      for (let j = start; j < start + vocab; j++) grad[j]! *= scale;
-      grad[start + targets[r]!]! -= 1 / ce.count;
-    }
+    // d loss / d logits = (softmax − one-hot) / count on counted rows (ignored rows: zeros, scaled by 0).
+    if (ce.count > 0)
+      nativeKernels().scaleRows(
+        grad,
+        grad,
+        ce.invSums.map((inv) => inv / ce.count),
+      );
+    for (let r = 0; r < rows; r++) if (ce.invSums[r] !== 0) grad[r * vocab + targets[r]!]! -= 1 / ce.count;
     record(loss, [logits], (g) => {
       scaleInPlace(grad, g[0]!);
       giveGrad(logits, grad);
@@ -195,32 +194,17 @@ function klRows(
   const rows = logits.length / vocab;
   let count = 0;
   for (let r = 0; r < rows; r++) if (!mask || mask[r] !== 0) count++;
-  const refProbs = allocUninit(vocab);
-  const probs = allocUninit(vocab);
+  // Maxima, exp sums, the cross term and the gradient on the native kernels; the logs and the total stay
+  // here (V8's Math.log, summed in row order).
+  const stats = new Float64Array(5 * rows);
+  nativeKernels().klDivRows(ref, logits, vocab, mask ?? null, grad, count, stats);
   let total = 0;
   for (let r = 0; r < rows; r++) {
-    const start = r * vocab;
-    const end = start + vocab;
-    if (mask && mask[r] === 0) {
-      grad?.fill(0, start, end);
-      continue;
-    }
-    const refMax = rowMax(ref, start, end);
-    const refSum = expShifted(ref, start, end, refMax, refProbs, 0);
-    const max = rowMax(logits, start, end);
-    const sum = expShifted(logits, start, end, max, probs, 0);
+    if (mask && mask[r] === 0) continue;
+    const [refMax, refSum, max, sum, cross] = stats.subarray(5 * r, 5 * r + 5) as unknown as number[];
     // KL = Σ p_ref (ref − x) − log Z_ref + log Z, since Σ p_ref = 1.
-    const refInv = 1 / refSum;
-    let cross = 0;
-    for (let j = 0; j < vocab; j++) cross += refProbs[j]! * refInv * (ref[start + j]! - logits[start + j]!);
-    total += cross - (refMax + Math.log(refSum)) + (max + Math.log(sum));
-    if (grad) {
-      const inv = 1 / sum;
-      for (let j = 0; j < vocab; j++) grad[start + j] = (probs[j]! * inv - refProbs[j]! * refInv) / count;
-    }
+    total += cross! - (refMax! + Math.log(refSum!)) + (max! + Math.log(sum!));
   }
-  release(refProbs);
-  release(probs);
   return count === 0 ? 0 : total / count;
 }
 

@@ -88,3 +88,82 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   }
   return out;
 }
+
+/** A low-rank update of a [out, in] weight: a [r, in], b [out, r], applied as scaling · x·aᵀ·bᵀ. */
+export interface LowRankUpdate {
+  a: Tensor;
+  b: Tensor;
+  scaling: number;
+}
+
+/**
+ * linear(x, weight, bias) + scaling · linear(linear(x, a), b) in one op: a projection with a LoRA
+ * adapter. The low-rank product is added into the output in place, and the backward shares s·g·B between
+ * dA and dx; as three ops (scale, add, linear) each projection swept and allocated a [rows, out] buffer
+ * twice more in the forward and twice more in the backward (profiled on bench `rlcp-0.5b-lora`).
+ */
+export function loraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | undefined,
+  update: LowRankUpdate,
+): Tensor {
+  const { a, b, scaling } = update;
+  const inFeatures = x.shape[x.shape.length - 1]!;
+  const outFeatures = weight.shape[0]!;
+  const rank = a.shape[0]!;
+  if (weight.shape.length !== 2 || weight.shape[1] !== inFeatures) {
+    throw new Error(
+      `loraLinear: weight ${formatShape(weight.shape)} does not take input ${formatShape(x.shape)}`,
+    );
+  }
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outFeatures)) {
+    throw new Error(`loraLinear: bias ${formatShape(bias.shape)} does not match ${outFeatures} outputs`);
+  }
+  if (a.shape.length !== 2 || a.shape[1] !== inFeatures || !shapesEqual(b.shape, [outFeatures, rank])) {
+    throw new Error(
+      `loraLinear: A ${formatShape(a.shape)} and B ${formatShape(b.shape)} do not fit weight ${formatShape(weight.shape)}`,
+    );
+  }
+  const rows = x.size / inFeatures;
+  const x2d = [rows, inFeatures];
+  const out = emptyTensor([...x.shape.slice(0, -1), outFeatures]);
+  const y = out.data;
+  const kernels = nativeKernels();
+  gemm(x.data, x2d, weight.data, weight.shape, { transB: true }, y);
+  if (bias) kernels.binary(0, y, bias.data, y);
+  const u = product(x.data, x2d, a.data, a.shape, { transB: true });
+  const low = product(u.data, u.shape, b.data, b.shape, { transB: true, alpha: scaling });
+  kernels.binary(0, y, low.data, y);
+  release(low.data);
+  const inputs = bias ? [x, weight, bias, a, b] : [x, weight, a, b];
+  if (!tracksGrad(...inputs)) {
+    release(u.data);
+    return out;
+  }
+  record(
+    out,
+    inputs,
+    (g) => {
+      const g2d = [rows, outFeatures];
+      if (b.requiresGrad)
+        giveGrad(b, product(g, g2d, u.data, u.shape, { transA: true, alpha: scaling }).data);
+      // d u = s · g·B, the gradient that reaches A and, through A, x.
+      const gu =
+        a.requiresGrad || x.requiresGrad ? product(g, g2d, b.data, b.shape, { alpha: scaling }) : null;
+      if (gu && a.requiresGrad) giveGrad(a, product(gu.data, gu.shape, x.data, x2d, { transA: true }).data);
+      if (gu && x.requiresGrad) {
+        const gx = product(g, g2d, weight.data, weight.shape, {}).data;
+        const gxLow = product(gu.data, gu.shape, a.data, a.shape, {}).data;
+        kernels.binary(0, gx, gxLow, gx);
+        release(gxLow);
+        giveGrad(x, gx);
+      }
+      if (gu) release(gu.data);
+      if (weight.requiresGrad) giveGrad(weight, product(g, g2d, x.data, x2d, { transA: true }).data);
+      if (bias?.requiresGrad) giveGrad(bias, reduceToShape(g, g2d, bias.shape));
+    },
+    [u.data],
+  );
+  return out;
+}

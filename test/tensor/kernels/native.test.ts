@@ -223,6 +223,34 @@ test('native cross-entropy rows match the reference bit for bit, with ignored ro
   );
 });
 
+test('native KL rows match the reference bit for bit, with masked rows and the gradient in place', () => {
+  const vocab = 517;
+  const rows = 131;
+  const ref = random(rows * vocab, 12);
+  const logits = random(rows * vocab, 15);
+  const mask = Uint8Array.from({ length: rows }, (_, r) => (r % 5 === 2 ? 0 : 1));
+  const count = mask.reduce((n, m) => n + m, 0);
+  const stats = () => new Float64Array(5 * rows);
+  for (const m of [null, mask]) {
+    const n = m ? count : rows;
+    agree(
+      `klDivRows mask ${m !== null}`,
+      [ref, logits, new Float32Array(rows * vocab), stats()],
+      (k, [r, l, g, s]) => k.klDivRows(f32(r), f32(l), vocab, m, f32(g), n, s as Float64Array),
+    );
+  }
+  agree('klDivRows gradient in place', [ref, logits, stats()], (k, [r, l, s]) =>
+    k.klDivRows(f32(r), f32(l), vocab, mask, f32(l), count, s as Float64Array),
+  );
+  agree('klDivRows sums only', [ref, logits, stats()], (k, [r, l, s]) =>
+    k.klDivRows(f32(r), f32(l), vocab, null, null, rows, s as Float64Array),
+  );
+  assert.throws(
+    () => nativeKernels().klDivRows(ref.subarray(1), logits, vocab, null, null, rows, stats()),
+    /shapes differ/,
+  );
+});
+
 test('native AdamW matches the reference bit for bit, returning the update or applying it', () => {
   const grad = random(N, 0.1);
   const param = random(N);
