@@ -392,7 +392,6 @@ export async function runDemo(
    * The four claims (src/eval/claims.ts) on the demo's one seed: base and RLCP from their evaluations
    * above, the oracle and an anchor-streams-only control of RLCP's length measured here.
    */
-  let oracleEval: EvalResults | undefined;
   const claimsOfThisSeed = async (oracleModel: Qwen2ForCausalLM) => {
     const control = await runMetabolize({
       runDir: join(runDir, 'anchors-control'),
@@ -409,7 +408,7 @@ export async function runDemo(
     const measured = (model: Qwen2ForCausalLM, evaluated: EvalResults) =>
       claimsMeasures(model, tokenizer, evaluated.items, probePrompts, deepLayers, opts);
     const claimSuites = claimsSuites(world);
-    oracleEval = await evaluate('oracle', oracleModel, claimSuites, plan.probeKinds);
+    const oracleEval = await evaluate('oracle', oracleModel, claimSuites, plan.probeKinds);
     const controlEval = await evaluate('anchors-control', control.model, claimSuites, plan.probeKinds);
     // Suites the claims read that the base and RLCP evaluations did not run (derivable, on such a world).
     const missing = claimSuites.filter((suite) => !plan.fullSuites.includes(suite));

@@ -5,7 +5,7 @@ import { escapeHtml } from '../../src/report/html.ts';
 import { renderReport } from '../../src/report/render.ts';
 import { validateResults } from '../../src/report/schema.ts';
 import { Rng } from '../../src/tensor/random.ts';
-import { fixtureConfig, fixtureResults } from './helpers.ts';
+import { fixtureConfig, fixtureResults, refusal } from './helpers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
@@ -58,13 +58,7 @@ test('a broken claims section is refused with the field named', () => {
   const broken = (edit: (r: Loose) => void) => {
     const r = withClaims();
     edit(r);
-    assert.throws(() => validateResults(r, 'runs/x/results.json'));
-    try {
-      validateResults(r, 'runs/x/results.json');
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return '';
+    return refusal(r);
   };
   assert.match(
     broken((r) => (r.claims.claims[0].verdict = 'maybe')),

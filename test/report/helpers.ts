@@ -1,7 +1,9 @@
 // Shared by the report tests: the fixture run folder and fresh copies of it to modify.
+import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { validateResults } from '../../src/report/schema.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/report-run/', import.meta.url));
@@ -20,4 +22,14 @@ export function copyFixture(): string {
   const dir = join(tempDir('rlcp-report-'), 'run');
   cpSync(FIXTURE_DIR, dir, { recursive: true });
   return dir;
+}
+
+/** The validator's message for results it must refuse (fails the test when they validate). */
+export function refusal(results: unknown, file = 'runs/x/results.json'): string {
+  try {
+    validateResults(results, file);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  assert.fail(`expected the validator to refuse ${file}`);
 }
