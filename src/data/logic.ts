@@ -22,8 +22,10 @@ export interface LogicOptions {
   operandMax: number;
   /** Largest value any intermediate or final result may take. */
   resultMax: number;
-  /** Share of problems with 3 steps instead of 2. */
+  /** Share of problems with 3 steps (the rest have 2, or 1; see oneStepFraction). */
   threeStepFraction: number;
+  /** Optional (absent = 0): share of problems with 1 step; oneStepFraction + threeStepFraction ≤ 1. */
+  oneStepFraction?: number;
 }
 
 /** The words a chain-of-thought solution starts with. */
@@ -54,7 +56,10 @@ export const LOGIC_WORDS = [
 ];
 
 export function sampleProblem(rng: Rng, options: LogicOptions): LogicProblem {
-  const stepCount = rng.float() < options.threeStepFraction ? 3 : 2;
+  // One draw picks the step count, so a world without 1-step problems samples exactly what it did before.
+  const draw = rng.float();
+  const oneStep = options.oneStepFraction ?? 0;
+  const stepCount = draw < oneStep ? 1 : draw < oneStep + options.threeStepFraction ? 3 : 2;
   for (;;) {
     // Start at 2 or more so the item noun is always plural ("has 1 books" reads wrong).
     const start = rng.int(2, options.operandMax);

@@ -16,7 +16,10 @@ export interface WorldConfig {
     operandMax: number;
     /** Largest value any intermediate or final result may take. */
     resultMax: number;
+    /** Share of problems with 3 steps; the rest have 2 (or 1, see oneStepFraction). */
     threeStepFraction: number;
+    /** Optional (absent = 0): share of problems with a single step; with threeStepFraction at most 1. */
+    oneStepFraction?: number;
     /** Share of chain-of-thought solutions in each split (the rest answer directly). */
     cotFraction: number;
     /**
@@ -57,6 +60,7 @@ export interface DerivableConfig {
 /** Defaults of the optional sections, filled in when a config names the section (or one of its keys). */
 const OPTIONAL_DEFAULTS: Record<string, unknown> = {
   'logic.directSteps': 0,
+  'logic.oneStepFraction': 0,
   derivable: { continents: 6, chainFraction: 1 } satisfies DerivableConfig,
 };
 
@@ -88,6 +92,7 @@ const BOUNDS: Record<string, Bounds> = {
   'logic.threeStepFraction': fraction,
   'logic.cotFraction': fraction,
   'logic.directSteps': count(0, 3),
+  'logic.oneStepFraction': fraction,
   'rag.train': count(0),
   'rag.test': count(0),
   'rag.counterfactual': count(0),
@@ -115,6 +120,12 @@ export function resolveWorldConfig(partial: unknown, source = 'config'): WorldCo
   }
   if (config.logic.resultMax < config.logic.operandMax) {
     throw new Error(`${source}: logic.resultMax must be at least logic.operandMax`);
+  }
+  const { oneStepFraction = 0, threeStepFraction } = config.logic;
+  if (oneStepFraction + threeStepFraction > 1) {
+    throw new Error(
+      `${source}: logic.oneStepFraction (${oneStepFraction}) + logic.threeStepFraction (${threeStepFraction}) must not exceed 1`,
+    );
   }
   if (config.derivable && config.derivable.continents > config.countries) {
     throw new Error(

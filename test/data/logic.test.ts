@@ -62,3 +62,20 @@ test('sampled problems respect the operand and result limits and the step mix', 
   }
   assert.ok(counts[2]! > 150 && counts[3]! > 150, JSON.stringify(counts));
 });
+
+test('oneStepFraction adds 1-step problems; absent or 0 it samples exactly what it did without it', () => {
+  const withoutKey = new Rng(9);
+  const withZero = new Rng(9);
+  for (let i = 0; i < 200; i++) {
+    assert.deepEqual(
+      sampleProblem(withZero, { operandMax: 6, resultMax: 24, threeStepFraction: 0.6, oneStepFraction: 0 }),
+      sampleProblem(withoutKey, { operandMax: 6, resultMax: 24, threeStepFraction: 0.6 }),
+    );
+  }
+  const rng = new Rng(5);
+  const options = { operandMax: 20, resultMax: 40, threeStepFraction: 0.2, oneStepFraction: 0.6 };
+  const counts = { 1: 0, 2: 0, 3: 0 } as Record<number, number>;
+  for (let i = 0; i < 1000; i++) counts[sampleProblem(rng, options).steps.length]!++;
+  // Expected 600 / 200 / 200; the bounds allow ±5 standard deviations.
+  assert.ok(Math.abs(counts[1]! - 600) < 80 && Math.abs(counts[3]! - 200) < 65, JSON.stringify(counts));
+});
