@@ -96,24 +96,33 @@ test('logic.directSteps: problems of ≤ that many steps are direct, longer ones
     assert.equal(record.style, record.steps > directSteps ? 'cot' : 'direct', record.id);
   }
   const cotRate = world.logicTest.filter((r) => r.style === 'cot').length / world.logicTest.length;
-  assert.ok(cotRate >= 0.35 && cotRate <= 0.55, `reference CoT rate ${cotRate}`);
+  assert.ok(cotRate > 0.3 && cotRate < 0.7, `reference CoT rate ${cotRate}`);
 });
 
-test('logic.oneStepFraction: the shipped bounds leave distinct 1-step problems for both splits', () => {
-  const oneStep = (records: World['logicTest']) => records.filter((r) => r.steps === 1);
-  const testProblems = oneStep(world.logicTest).map((r) => r.problem);
-  const trainProblems = oneStep(world.logicTrain).map((r) => r.problem);
-  // The test split takes its share first, so most of its direct problems are 1-step ones ...
-  assert.ok(
-    testProblems.length >= 0.4 * world.logicTest.length,
-    `${testProblems.length} 1-step test problems`,
-  );
+test('logic.oneStepFraction with directSteps 1: distinct 1-step problems answered directly in both splits', () => {
+  // The 1-step configuration measured in models/world-cot-base/README.md ("1-step direct problems").
+  const logic = {
+    operandMax: 20,
+    resultMax: 40,
+    oneStepFraction: 0.6,
+    threeStepFraction: 0.2,
+    directSteps: 1,
+  };
+  const config = resolveWorldConfig({ logic: { cotFraction: 1, ...logic }, derivable: {} });
+  const { logic_test: testSplit, logic_train: trainSplit } = generateWorld(3, config).splits;
+  for (const record of [...testSplit, ...trainSplit]) {
+    assert.equal(record.style, record.steps === 1 ? 'direct' : 'cot', record.id);
+  }
+  const testProblems = testSplit.filter((r) => r.steps === 1).map((r) => r.problem);
+  const trainProblems = trainSplit.filter((r) => r.steps === 1).map((r) => r.problem);
+  // The test split takes its share first, so about half of it is 1-step problems ...
+  assert.ok(testProblems.length >= 0.4 * testSplit.length, `${testProblems.length} 1-step test problems`);
   // ... and training still has hundreds of others to learn the direct answer from.
   assert.ok(trainProblems.length >= 300, `${trainProblems.length} 1-step training problems`);
   assert.equal(new Set([...testProblems, ...trainProblems]).size, testProblems.length + trainProblems.length);
   // Too many problems for the bounds still stops with the existing error.
   assert.throws(
-    () => generateWorld(1, resolveWorldConfig({ logic: { ...shipped.logic, operandMax: 2, resultMax: 4 } })),
+    () => generateWorld(1, resolveWorldConfig({ logic: { ...logic, operandMax: 2, resultMax: 4 } })),
     /cannot find 3200 distinct logic problems with operandMax 2 and resultMax 4/,
   );
 });
