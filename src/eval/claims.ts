@@ -64,8 +64,17 @@ export interface SeedMeasure {
   detail: Record<string, unknown>;
 }
 
+/** Every claim's id; `derivation` is evaluated only on a world with derivable facts. */
+export const CLAIM_IDS = [
+  'retention',
+  'phase_transition',
+  'crystallization',
+  'chain_of_thought',
+  'derivation',
+] as const;
+
 export interface ClaimResult {
-  id: 'retention' | 'phase_transition' | 'crystallization' | 'chain_of_thought' | 'derivation';
+  id: (typeof CLAIM_IDS)[number];
   claim: string;
   measurement: string;
   verdict: Verdict;

@@ -5,7 +5,7 @@
 // answers (1 = the true answer ranked first); layer i is the output of transformer block i (0 = the
 // embedding output). Chance accuracy is 1/K and the chance rank (K+1)/2, K = world.candidates.
 
-import type { ClaimsReport } from '../eval/claims.ts';
+import { CLAIM_IDS, type ClaimsReport } from '../eval/claims.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -736,7 +736,6 @@ function checkChainOfThought(c: Checker, root: Json): void {
   });
 }
 
-const CLAIM_IDS = ['retention', 'phase_transition', 'crystallization', 'chain_of_thought'] as const;
 const VERDICTS = ['supported', 'not supported', 'not testable here'] as const;
 
 /** A p-value field: a fraction, or null where the claim could not be tested. */

@@ -54,6 +54,41 @@ test('a claims section validates and the report shows each claim with its verdic
   assert.doesNotMatch(renderReport(validateResults(fixtureResults(), 'r.json'), {}), /id="claims"/);
 });
 
+test('on a world with derivable facts the fifth claim (derivation) validates and is shown', () => {
+  const derivable = (links: number) => ({
+    writesLink: Array.from({ length: 20 }, (_, i) => i < links),
+    correct: Array.from({ length: 20 }, () => true),
+    chainCorrect: Array.from({ length: 20 }, () => true),
+  });
+  const withDerivable = (m: ClaimsModelMeasures, links: number) => ({ ...m, derivable: derivable(links) });
+  const results: Loose = fixtureResults();
+  results.claims = JSON.parse(
+    JSON.stringify(
+      evaluateClaims({
+        base: withDerivable(measures(30, 10, 1), 0),
+        oracle: withDerivable(measures(2, 10, 2), 8),
+        runs: [
+          {
+            seed: 0,
+            rlcp: withDerivable(measures(1, 18, 3), 16),
+            control: withDerivable(measures(30, 10, 4), 0),
+            metrics: [0, 25, 50].map((step, i) => ({ step, forget_recall_heldout: [1, 1, 0][i] })),
+          },
+        ],
+        deepLayers: [2, 3],
+        heldoutItems: 30,
+        bootstrapReplicates: 20,
+      }),
+    ),
+  );
+  const claims = validateResults(results, 'results.json').claims!.claims;
+  const derivation = claims.find((c) => c.id === 'derivation');
+  assert.ok(derivation, claims.map((c) => c.id).join(', '));
+  assert.ok(
+    renderReport(validateResults(results, 'r.json'), fixtureConfig()).includes(escapeHtml(derivation.claim)),
+  );
+});
+
 test('a broken claims section is refused with the field named', () => {
   const broken = (edit: (r: Loose) => void) => {
     const r = withClaims();
