@@ -1,5 +1,7 @@
 // LoRA low-rank term at the step's shapes: before (a GEMM with k = r into a temporary, then the bias add and
-// a second add) against lowRankAdd (one pass). Usage: flock /work/cpu.lock node --import tsx scripts/experiments/lowrank-add/micro.ts
+// a second add) against lowRankAdd (one pass).
+// Usage: flock /work/cpu.lock node --import tsx scripts/experiments/lowrank-add/micro.ts
+import { nativeKernels } from '../../../src/tensor/kernels/native.ts';
 import { gemm } from '../../../src/tensor/kernels/gemm.ts';
 import { setNumThreads } from '../../../src/tensor/kernels/onnx.ts';
 setNumThreads(2);
