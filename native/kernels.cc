@@ -608,6 +608,59 @@ napi_value ScaleRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// lowRankAdd(y, u, m, rank, alpha, bias | null, mTransposed): y[i, j] = (y[i, j] + bias[j]) + alpha ·
+// Σ_k u[i, k] · M[k, j] (Σ in k order), u [rows, rank], M [rank, cols] — or stored as [cols, rank] with
+// mTransposed (LoRA's B). LoRA's low-rank term in one pass over y: as a GEMM with k = rank it wrote a
+// [rows, cols] temporary that a second pass then added.
+napi_value LowRankAdd(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  int64_t n = 0, uN = 0, mN = 0, biasN = 0;
+  float* y = a.f32(0, &n);
+  const float* u = a.f32(1, &uN);
+  const float* m = a.f32(2, &mN);
+  const int64_t rank = a.int64(3);
+  const float alpha = static_cast<float>(a.num(4));
+  const float* bias = a.f32OrNull(5, &biasN);
+  const bool transposed = a.flag(6);
+  if (a.failed) return nullptr;
+  const int64_t rows = rank > 0 ? uN / rank : 0;
+  const int64_t cols = rank > 0 ? mN / rank : 0;
+  const bool fits = cols > 0 && rows * rank == uN && cols * rank == mN && rows * cols == n &&
+                    (!bias || biasN == cols);
+  if (!a.check(fits, "lowRankAdd: shapes differ")) return nullptr;
+  std::vector<float> mt;
+  const float* mk = m;
+  if (transposed) {
+    mt.resize(mN);
+    for (int64_t j = 0; j < cols; j++)
+      for (int64_t k = 0; k < rank; k++) mt[k * cols + j] = m[j * rank + k];
+    mk = mt.data();
+  }
+  constexpr int64_t kBlock = 64;
+  pool.parallel_for(rows, rowGrain(cols * rank), [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      float* yr = y + i * cols;
+      const float* ur = u + i * rank;
+      for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
+        const int64_t w = std::min(kBlock, cols - j0);
+        float acc[kBlock];
+        const float u0 = ur[0];
+        for (int64_t j = 0; j < w; j++) acc[j] = u0 * mk[j0 + j];
+        for (int64_t k = 1; k < rank; k++) {
+          const float uk = ur[k];
+          const float* row = mk + k * cols + j0;
+          for (int64_t j = 0; j < w; j++) acc[j] += uk * row[j];
+        }
+        if (bias)
+          for (int64_t j = 0; j < w; j++) yr[j0 + j] = (yr[j0 + j] + bias[j0 + j]) + alpha * acc[j];
+        else
+          for (int64_t j = 0; j < w; j++) yr[j0 + j] += alpha * acc[j];
+      }
+    }
+  });
+  return undefinedValue(env);
+}
+
 // Row indices are checked by the caller's kernel entry: each must be `skip` or inside the table.
 bool rowsInRange(const int32_t* index, int64_t count, int64_t skip, int64_t tableRows) {
   for (int64_t r = 0; r < count; r++)
@@ -1009,6 +1062,7 @@ NAPI_MODULE_INIT() {
       {"softmaxRows", SoftmaxRows},
       {"crossEntropyRows", CrossEntropyRows},
       {"klDivRows", KlDivRows},
+      {"lowRankAdd", LowRankAdd},
       {"adamw", AdamW},
       {"permute", Permute},
   };

@@ -64,6 +64,19 @@ export interface ElementKernels {
   sumSquaresEach(arrays: readonly Float32Array[], out: Float64Array): void;
   /** Row r of dst = row r of src · scales[r] (dst may be src). */
   scaleRows(dst: Float32Array, src: Float32Array, scales: Float64Array): void;
+  /**
+   * y[i, j] = (y[i, j] + bias[j]) + alpha · Σ_k u[i, k] · M[k, j], u [rows, rank], M [rank, cols] or,
+   * with `mTransposed`, stored as [cols, rank]: a low-rank product added in place, no temporary.
+   */
+  lowRankAdd(
+    y: Float32Array,
+    u: Float32Array,
+    m: Float32Array,
+    rank: number,
+    alpha: number,
+    bias: Float32Array | null,
+    mTransposed: boolean,
+  ): void;
   /** Row r of dst = row index[r] of table (rows of `cols`). */
   gatherRows(dst: Float32Array, table: Float32Array, index: Int32Array, cols: number): void;
   /** Row r of dst += alpha · row index[r] of table, except rows whose index is `skip`. */

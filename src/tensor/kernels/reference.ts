@@ -131,6 +131,21 @@ export const referenceKernels: ElementKernels = {
     }
   },
 
+  lowRankAdd(y, u, m, rank, alpha, bias, mTransposed) {
+    const f = Math.fround;
+    const cols = m.length / rank;
+    const a = f(alpha);
+    const at = (k: number, j: number) => (mTransposed ? m[j * rank + k]! : m[k * cols + j]!);
+    for (let i = 0; i < u.length / rank; i++) {
+      for (let j = 0; j < cols; j++) {
+        let acc = f(u[i * rank]! * at(0, j));
+        for (let k = 1; k < rank; k++) acc = f(acc + f(u[i * rank + k]! * at(k, j)));
+        const base = bias ? f(y[i * cols + j]! + bias[j]!) : y[i * cols + j]!;
+        y[i * cols + j] = base + f(a * acc);
+      }
+    }
+  },
+
   gatherRows(dst, table, index, cols) {
     for (let r = 0; r < index.length; r++)
       dst.set(table.subarray(index[r]! * cols, (index[r]! + 1) * cols), r * cols);

@@ -131,11 +131,9 @@ export function loraLinear(
   const y = out.data;
   const kernels = nativeKernels();
   gemm(x.data, x2d, weight.data, weight.shape, { transB: true }, y);
-  if (bias) kernels.binary(0, y, bias.data, y);
   const u = product(x.data, x2d, a.data, a.shape, { transB: true });
-  const low = product(u.data, u.shape, b.data, b.shape, { transB: true, alpha: scaling });
-  kernels.binary(0, y, low.data, y);
-  release(low.data);
+  // y = (x·Wᵀ + bias) + s·u·Bᵀ in one pass over y (B is [out, r]).
+  kernels.lowRankAdd(y, u.data, b.data, rank, scaling, bias?.data ?? null, true);
   const inputs = bias ? [x, weight, bias, a, b] : [x, weight, a, b];
   if (!tracksGrad(...inputs)) {
     release(u.data);
@@ -154,9 +152,7 @@ export function loraLinear(
       if (gu && a.requiresGrad) giveGrad(a, product(gu.data, gu.shape, x.data, x2d, { transA: true }).data);
       if (gu && x.requiresGrad) {
         const gx = product(g, g2d, weight.data, weight.shape, {}).data;
-        const gxLow = product(gu.data, gu.shape, a.data, a.shape, {}).data;
-        kernels.binary(0, gx, gxLow, gx);
-        release(gxLow);
+        kernels.lowRankAdd(gx, gu.data, a.data, rank, 1, null, false);
         giveGrad(x, gx);
       }
       if (gu) release(gu.data);

@@ -327,6 +327,44 @@ test('native kernels refuse arrays that do not fit instead of writing out of bou
   );
 });
 
+test('native low-rank add matches the reference bit for bit, both layouts of M, with and without bias', () => {
+  // 150 columns: two full 64-wide blocks and a partial one; 523 rows split over the threads.
+  const [rows, rank, cols] = [523, 8, 150];
+  const y = random(rows * cols, 3);
+  const u = random(rows * rank);
+  const m = random(rank * cols);
+  const bias = random(cols);
+  for (const transposed of [false, true]) {
+    agree(`lowRankAdd transposed ${transposed}`, [y, u, m, bias], (k, [yy, uu, mm, bb]) =>
+      k.lowRankAdd(f32(yy), f32(uu), f32(mm), rank, 1.7, f32OrNull(bb), transposed),
+    );
+    agree(`lowRankAdd no bias transposed ${transposed}`, [y, u, m], (k, [yy, uu, mm]) =>
+      k.lowRankAdd(f32(yy), f32(uu), f32(mm), rank, 0.3, null, transposed),
+    );
+  }
+  // The definition: y + bias + alpha · u·M, against float64 arithmetic.
+  const out = y.slice();
+  nativeKernels().lowRankAdd(out, u, m, rank, 1.7, bias, false);
+  for (const [i, j] of [
+    [0, 0],
+    [17, 149],
+    [522, 64],
+  ] as const) {
+    let dot = 0;
+    for (let k = 0; k < rank; k++) dot += u[i * rank + k]! * m[k * cols + j]!;
+    const expected = y[i * cols + j]! + bias[j]! + 1.7 * dot;
+    assert.ok(Math.abs(out[i * cols + j]! - expected) < 1e-5 * (1 + Math.abs(expected)), `y[${i}, ${j}]`);
+  }
+  assert.throws(
+    () => nativeKernels().lowRankAdd(new Float32Array(10), u, m, rank, 1, null, false),
+    /shapes differ/,
+  );
+  assert.throws(
+    () => nativeKernels().lowRankAdd(y, u, m, rank, 1, new Float32Array(3), false),
+    /shapes differ/,
+  );
+});
+
 test('native row scaling, gathers and scatter-adds match the reference bit for bit', () => {
   const cols = 67;
   const rows = 1031;
