@@ -266,11 +266,11 @@ export async function runDemo(
 
   // ---- 3. RLCP ----
   clock.begin('rlcp-train');
-  const train = async (method: 'rlcp' | Baseline) => {
+  const train = async (method: 'rlcp' | 'regen' | Baseline, startFrom = modelDir) => {
     const started = performance.now();
     const outcome = await runMetabolize({
       runDir: join(runDir, method),
-      model: modelDir,
+      model: startFrom,
       data: { world: worldDir },
       config: plan.methods[method],
       progress: options.progress,
@@ -301,7 +301,22 @@ export async function runDemo(
     train_seconds: rlcpRun.seconds,
   });
 
-  // ---- 4. baselines ----
+  // ---- 4. regeneration: the RLCP model noised toward a fresh init and distilled from itself ----
+  clock.begin('regen');
+  const regenRun = await train('regen', join(runDir, 'rlcp', 'model'));
+  tamperModels.push({ id: 'regen', model: regenRun.model });
+  const regenEval = await evaluate('regen', regenRun.model, plan.baselineSuites, plan.baselineProbeKinds);
+  methods.push({
+    id: 'regen',
+    metrics: methodMetrics(regenEval.aggregate, 'regen'),
+    probe_layers: probeEntries(regenEval.aggregate),
+    train_seconds: regenRun.seconds,
+  });
+  notes.push(
+    `Regeneration (regen) starts from this run's RLCP model, which is also its teacher: ${plan.methods.regen.steps} steps of ${options.regenConfig}; evaluated like the baselines (recall, RAG, logic, multi-hop, linear fresh probes).`,
+  );
+
+  // ---- 5. baselines ----
   clock.begin('baselines');
   const probesFor: Baseline[] = [];
   const requested = options.baselineProbes;
@@ -354,7 +369,7 @@ export async function runDemo(
     );
   }
 
-  // ---- 5. tamper battery ----
+  // ---- 6. tamper battery ----
   clock.begin('tamper');
   tamperModels.push({ id: 'base', model: base }, ...(oracle ? [{ id: 'oracle', model: oracle }] : []));
   const splits = relearnSplits(suites, plan.tamper.splits, plan.tamper.seed);
@@ -443,13 +458,13 @@ export async function runDemo(
     return report;
   };
 
-  // ---- 6. the paper's claims on this seed ----
+  // ---- 7. the paper's claims on this seed ----
   clock.begin('claims');
   const metrics = new MetricsLog(join(runDir, 'rlcp')).read();
   const claims = oracle ? await claimsOfThisSeed(oracle) : undefined;
   if (!oracle) notes.push('Claims: not tested (they need the oracle model).');
 
-  // ---- 7. results ----
+  // ---- 8. results ----
   clock.begin('write');
   const adversaryLayers = resolveProbeLayers(rlcpConfigResolved.fact.layers, L);
   const initialProbe = meanProbeAccuracy(probeEntries(baseEval.aggregate), adversaryLayers) ?? 0;

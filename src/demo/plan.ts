@@ -24,6 +24,7 @@ export const DEFAULT_PATHS = {
   world: resolve(PACKAGE_ROOT, 'models/world-base/world'),
   oracle: resolve(PACKAGE_ROOT, 'models/world-oracle'),
   config: resolve(PACKAGE_ROOT, 'configs/rlcp-default.json'),
+  regenConfig: resolve(PACKAGE_ROOT, 'configs/regen-default.json'),
 };
 
 /** The baselines beside RLCP, in display order. */
@@ -48,11 +49,14 @@ export interface DemoOptions {
   oracle: string;
   /** RLCP's config file; null = the built-in defaults (DEFAULT_CONFIG). */
   config: string | null;
+  /** The regeneration stage's config file (method regen, run on the RLCP model). */
+  regenConfig: string;
   outRoot: string;
   seed: number;
   fast: boolean;
   /** Overrides of the plan's step counts (tests, quick looks). */
   rlcpSteps?: number;
+  regenSteps?: number;
   baselineSteps?: number;
   relearnSteps?: number;
   baselines: readonly Baseline[];
@@ -62,7 +66,7 @@ export interface DemoOptions {
 }
 
 export type StageName =
-  'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'baselines' | 'tamper' | 'claims' | 'write';
+  'load' | 'base-eval' | 'rlcp-train' | 'rlcp-eval' | 'regen' | 'baselines' | 'tamper' | 'claims' | 'write';
 
 export interface Stage {
   name: StageName;
@@ -76,7 +80,7 @@ export interface DemoPlan {
   stages: Stage[];
   /** Sum of the stage budgets: the promise of the whole run. */
   totalBudget: number;
-  methods: Record<'rlcp' | Baseline, UnlearnConfig>;
+  methods: Record<'rlcp' | 'regen' | Baseline, UnlearnConfig>;
   /** Suites run on base and RLCP (everything), and on the baselines (no probe-free geometry suites). */
   fullSuites: SuiteName[];
   baselineSuites: SuiteName[];
@@ -95,8 +99,9 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
     'base-eval': 60,
     'rlcp-train': 120,
     'rlcp-eval': 60,
+    regen: 100,
     baselines: 230,
-    tamper: 150,
+    tamper: 165,
     claims: 140,
     write: 10,
   },
@@ -105,8 +110,9 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
     'base-eval': 45,
     'rlcp-train': 80,
     'rlcp-eval': 45,
+    regen: 50,
     baselines: 190,
-    tamper: 60,
+    tamper: 65,
     claims: 60,
     write: 10,
   },
@@ -116,6 +122,8 @@ export const STAGE_BUDGETS: Record<'full' | 'fast', Record<StageName, number>> =
 export const BASELINE_STEPS = { full: 50, fast: 25 };
 /** `--fast` shortens RLCP too (its default config is used unchanged otherwise). */
 export const FAST_RLCP = { steps: 100, evalEvery: 20 };
+/** `--fast` halves regeneration's distillation (its config file's steps otherwise). */
+export const FAST_REGEN_STEP_SHARE = 0.5;
 /** The tamper battery's relearning length: to 100 steps (read at 30); `--fast` stops at 30 on 2 splits. */
 export const TAMPER = {
   full: { relearnSteps: 100, splits: 3, benignSteps: 50 },
@@ -137,7 +145,7 @@ const BASELINE_SUITES: SuiteName[] = ['recall', 'rag', 'logic', 'multihop', 'pro
 
 function stageText(
   name: StageName,
-  plan: { rlcp: number; baseline: number; relearn: number; splits: number },
+  plan: { rlcp: number; regen: number; baseline: number; relearn: number; splits: number },
 ): string {
   switch (name) {
     case 'load':
@@ -148,6 +156,8 @@ function stageText(
       return `RLCP, ${plan.rlcp} steps`;
     case 'rlcp-eval':
       return 'evaluate the RLCP model with the same suites (+ crystallization before/after)';
+    case 'regen':
+      return `regeneration of the RLCP model (noise toward a fresh init, distil on the anchor streams), ${plan.regen} steps, evaluated like the baselines`;
     case 'baselines':
       return `train (${plan.baseline} steps each) and evaluate the baselines`;
     case 'tamper':
@@ -171,6 +181,25 @@ export function rlcpConfig(options: DemoOptions): UnlearnConfig {
   if (options.rlcpSteps !== undefined) demo.steps = options.rlcpSteps;
   patches.push({ patch: demo, source: 'rlcp demo' });
   return resolveConfig(patches, 'rlcp');
+}
+
+/**
+ * Regeneration's config: its config file (default configs/regen-default.json, the recipe of
+ * scripts/experiments/regen/README.md) with the seed; `--fast` halves its steps. It starts from the RLCP
+ * model, which is then its teacher.
+ */
+export function regenConfig(options: DemoOptions): UnlearnConfig {
+  const file = readConfigFile(options.regenConfig);
+  const named = (file.patch as { method?: unknown } | null)?.method;
+  if (named !== undefined && named !== 'regen')
+    throw new Error(
+      `${options.regenConfig}: "method" is ${JSON.stringify(named)}; the regeneration stage's config must be method "regen" (or name none)`,
+    );
+  const configured = resolveConfig([file], 'regen');
+  const demo: Record<string, unknown> = { seed: options.seed };
+  if (options.fast) demo.steps = Math.max(1, Math.round(configured.steps * FAST_REGEN_STEP_SHARE));
+  if (options.regenSteps !== undefined) demo.steps = options.regenSteps;
+  return resolveConfig([file, { patch: demo, source: 'rlcp demo (regen)' }], 'regen');
 }
 
 /**
@@ -198,7 +227,8 @@ export function baselineConfig(method: Baseline, options: DemoOptions): UnlearnC
 export function makePlan(options: DemoOptions): DemoPlan {
   const mode = options.fast ? 'fast' : 'full';
   const rlcp = rlcpConfig(options);
-  const methods = { rlcp } as DemoPlan['methods'];
+  const regen = regenConfig(options);
+  const methods = { rlcp, regen } as DemoPlan['methods'];
   for (const b of options.baselines) methods[b] = baselineConfig(b, options);
   const tamperDefaults = TAMPER[mode];
   const relearnSteps = options.relearnSteps ?? tamperDefaults.relearnSteps;
@@ -207,6 +237,7 @@ export function makePlan(options: DemoOptions): DemoPlan {
   const budgets = STAGE_BUDGETS[mode];
   const counts = {
     rlcp: rlcp.steps,
+    regen: regen.steps,
     baseline: baselineSteps,
     relearn: relearnSteps,
     splits: tamperDefaults.splits,
@@ -263,9 +294,11 @@ export function reproduceCommand(options: DemoOptions, cwd = process.cwd()): str
   const args = ['node', p(resolve(PACKAGE_ROOT, 'bin/rlcp.js')), 'demo'];
   args.push('--model', p(options.model), '--world', p(options.world), '--oracle', p(options.oracle));
   args.push('--config', options.config === null ? 'none' : p(options.config));
+  args.push('--regen-config', p(options.regenConfig));
   args.push('--out-root', p(options.outRoot), '--seed', String(options.seed));
   if (options.fast) args.push('--fast');
   if (options.rlcpSteps !== undefined) args.push('--rlcp-steps', String(options.rlcpSteps));
+  if (options.regenSteps !== undefined) args.push('--regen-steps', String(options.regenSteps));
   if (options.baselineSteps !== undefined) args.push('--baseline-steps', String(options.baselineSteps));
   if (options.relearnSteps !== undefined) args.push('--relearn-steps', String(options.relearnSteps));
   if (options.baselines.length !== BASELINES.length || options.baselines.some((b, i) => b !== BASELINES[i]))

@@ -73,6 +73,7 @@ export const PALETTE = {
 export const METHOD_STYLE: Record<MethodId | 'oracle', { label: string; color: string; dash?: number[] }> = {
   base: { label: 'Base model', color: PALETTE.grey },
   rlcp: { label: 'RLCP', color: PALETTE.blue },
+  regen: { label: 'RLCP + regeneration', color: PALETTE.blue, dash: [3, 3] },
   unlikelihood: { label: 'Unlikelihood', color: PALETTE.orange, dash: [6, 3] },
   ga: { label: 'Gradient ascent', color: PALETTE.vermillion, dash: [2, 3] },
   graddiff: { label: 'GradDiff', color: PALETTE.purple, dash: [8, 3, 2, 3] },
@@ -368,7 +369,7 @@ function relearningChart(results: RunResults): ChartSpec {
       data: curve.accuracy.map((y, i) => ({ x: steps[i]!, y })),
       color: METHOD_STYLE[curve.id].color,
       dash: METHOD_STYLE[curve.id].dash,
-      width: curve.id === 'rlcp' ? 3.5 : 2,
+      width: curve.id === 'rlcp' || curve.id === 'regen' ? 3.5 : 2,
     })),
     x: {
       title: 'fine-tuning steps on the other half of the forget facts',

@@ -28,6 +28,8 @@ const ALPHA = 0.05;
 const METHOD_SUMMARY: Record<MethodId, string> = {
   base: 'the original model, no unlearning',
   rlcp: 'gradient-reversed probes on deep hidden states + KL anchoring to the original model',
+  regen:
+    'the RLCP model’s decoder weights noised toward a fresh initialisation, then distilled from the RLCP model on logic, retain facts and RAG (no forget fact)',
   unlikelihood: 'lowers the probability of the forget answers',
   ga: 'gradient ascent on the forget facts',
   graddiff: 'gradient ascent on forget facts + descent on retain facts',
@@ -167,7 +169,10 @@ function worstProbe(
 // ---- sections ----------------------------------------------------------------------------------
 
 function header(results: RunResults): string {
-  const baselines = results.methods.filter((m) => m.id !== 'base' && m.id !== 'rlcp').length;
+  const baselines = results.methods.filter((m) => !['base', 'rlcp', 'regen'].includes(m.id)).length;
+  const regenerated = results.methods.some((m) => m.id === 'regen')
+    ? ', then regenerated (noised toward a fresh initialisation and distilled without the forget facts)'
+    : '';
   const created = new Date(results.created_at);
   const when = Number.isNaN(created.getTime()) ? results.created_at : created.toISOString().replace('T', ' ');
   const meta: [string, string][] = [
@@ -186,7 +191,7 @@ function header(results: RunResults): string {
   return `<header class="hero"><div class="wrap">
 <h1>RLCP run report</h1>
 <p class="lede">Unlearning ${results.world.forget_facts} ${h(results.world.relation)} facts from ${h(results.model.name)} with the
-Regenerative Logic-Core Protocol (gradient reversal on deep hidden states, KL anchoring), beside ${baselines}
+Regenerative Logic-Core Protocol (gradient reversal on deep hidden states, KL anchoring)${regenerated}, beside ${baselines}
 baseline${baselines === 1 ? '' : 's'}, all evaluated with the same suite.</p>
 <ul class="meta">${meta.map(([k, v]) => `<li>${h(k)}: <b>${h(v)}</b></li>`).join('')}</ul>
 </div></header>`;

@@ -12,6 +12,7 @@ export const SCHEMA_VERSION = 1;
 export const METHOD_IDS = [
   'base',
   'rlcp',
+  'regen',
   'unlikelihood',
   'ga',
   'graddiff',

@@ -150,6 +150,11 @@ export interface UnlearnConfig {
     noise: RegenNoise;
     /** Decoder layers [first, last] (0-based, inclusive) whose weights are noised; null = all layers. */
     layers: [number, number] | null;
+    /**
+     * The teacher of the logic stream (its multi-hop records too): null = the starting model, as for every
+     * stream; a model folder (e.g. the base model, whose logic records hold no forget fact) otherwise.
+     */
+    logicTeacher: string | null;
   };
   /** The anchor streams and the frozen reference. */
   anchors: {
@@ -249,7 +254,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
-  regen: { alpha: 0.5, noise: 'all', layers: null },
+  regen: { alpha: 0.5, noise: 'all', layers: null, logicTeacher: null },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -316,6 +321,10 @@ const layerRange: Check = (v, where) => {
   if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0) || v[0] > v[1]) {
     fail(where, `must be null or [first, last] with 0 ≤ first ≤ last, got ${JSON.stringify(v)}`);
   }
+};
+const folderOrNull: Check = (v, where) => {
+  if (v !== null && (typeof v !== 'string' || v.trim() === ''))
+    fail(where, `must be null or a model folder path, got ${JSON.stringify(v)}`);
 };
 const hiddenLayers: Check = (v, where) => {
   if (v === 'deep-third' || v === 'all') return;
@@ -402,7 +411,7 @@ const SCHEMA: Schema = {
     alpha: num(0),
   },
   simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
-  regen: { alpha: num(0, 1), noise: oneOf(REGEN_NOISE), layers: layerRange },
+  regen: { alpha: num(0, 1), noise: oneOf(REGEN_NOISE), layers: layerRange, logicTeacher: folderOrNull },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),

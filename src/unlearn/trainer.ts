@@ -288,6 +288,9 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   );
   let referenceMode: MetabolizeResult['referenceMode'] = 'none';
   const cachedRef = new Map<string, Float32Array[]>();
+  const teachers = useRef && plugin.anchorTeachers ? plugin.anchorTeachers(config, reference) : {};
+  const teacherOf = (stream: (typeof anchorStreams)[number]): Qwen2ForCausalLM =>
+    teachers[stream === 'ragRetain' || stream === 'ragForget' ? 'rag' : stream] ?? reference;
   if (useRef) {
     const rows = anchorStreams.reduce((n, s) => n + encoded[s].reduce((m, e) => m + trainedRows(e), 0), 0);
     const mib = (rows * V * 4) / 2 ** 20;
@@ -307,7 +310,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
           for (let i = 0; i < examples.length; i += 32) {
             const chunk = examples.slice(i, i + 32);
             const b = collateRows(chunk, tokenizer.padTokenId);
-            const logits = reference.forward(b.ids, {
+            const logits = teacherOf(s).forward(b.ids, {
               batch: b.batch,
               seq: b.seq,
               attentionMask: b.attentionMask,
@@ -576,6 +579,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     ) => {
       const chosen: EncodedExample[] = [];
       const refRows: Float32Array[] = [];
+      const teacher = teacherOf(parts[0]!.stream);
       for (const { stream, count } of parts) {
         if (count <= 0) continue;
         for (const i of needs(stream, `the ${name} stream`).next(count)) {
@@ -600,7 +604,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
             ? Tensor.from(concatArrays(refRows), logits.shape)
             : noGrad(
                 () =>
-                  reference.forward(b.ids, {
+                  teacher.forward(b.ids, {
                     batch: b.batch,
                     seq: b.seq,
                     attentionMask: b.attentionMask,

@@ -41,6 +41,8 @@ const tinyArgs = [
   '--fast',
   '--rlcp-steps',
   '3',
+  '--regen-steps',
+  '2',
   '--baseline-steps',
   '1',
   '--relearn-steps',
@@ -60,11 +62,12 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   const { results, config } = loadRun(dir);
   assert.deepEqual(
     results.methods.map((m) => m.id),
-    ['base', 'rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'rag'],
+    ['base', 'rlcp', 'regen', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'rag'],
   );
   // The tamper battery runs on every trained method (Just-RAG has the base's weights), the base and the oracle.
   const battery = [
     'rlcp',
+    'regen',
     'unlikelihood',
     'ga',
     'graddiff',
@@ -94,10 +97,18 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   assert.ok(results.item_files.some((f) => f.path === 'items/rlcp/forget_heldout.jsonl'));
   assert.ok(results.item_files.some((f) => f.path === 'items/tamper/relearn.jsonl'));
   assert.equal(results.seed, 3);
-  assert.match(results.command, /demo .*--seed 3 --fast --rlcp-steps 3 --baseline-steps 1 --relearn-steps 2/);
+  assert.match(
+    results.command,
+    /demo .*--seed 3 --fast --rlcp-steps 3 --regen-steps 2 --baseline-steps 1 --relearn-steps 2/,
+  );
   assert.equal(config.status, 'finished');
-  assert.equal((config.methods as Record<string, { steps: number }>).rlcp.steps, 3);
-  for (const sub of ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag']) {
+  const configured = config.methods as Record<string, { steps: number; method: string }>;
+  assert.equal(configured.rlcp!.steps, 3);
+  assert.deepEqual([configured.regen!.method, configured.regen!.steps], ['regen', 2]);
+  // Regeneration starts from this run's RLCP model (its teacher).
+  const regenRun = JSON.parse(readFileSync(join(dir, 'regen', 'config.json'), 'utf8')) as { model: string };
+  assert.equal(regenRun.model, join(dir, 'rlcp', 'model'));
+  for (const sub of ['rlcp', 'regen', 'unlikelihood', 'ga', 'graddiff', 'npo', 'rag']) {
     assert.ok(existsSync(join(dir, sub, 'metrics.jsonl')), sub);
     assert.ok(existsSync(join(dir, sub, 'model', 'model.safetensors')), sub);
   }
@@ -113,16 +124,19 @@ test('rlcp demo writes a complete run folder, prints the summary table and the w
   // CoT of every evaluated model against the base's, on the same logic items.
   assert.deepEqual(
     results.chain_of_thought.methods?.map((m) => m.id),
-    ['rlcp', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'oracle'],
+    ['rlcp', 'regen', 'unlikelihood', 'ga', 'graddiff', 'npo', 'simnpo', 'rmu', 'leace', 'oracle'],
   );
-  assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /id="claims"/);
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(html, /id="claims"/);
+  assert.match(html, /RLCP \+ regeneration/, 'the report names the regenerated model');
   assert.match(r.stdout, /^\| retention < 7 % \|/m);
   const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
   assert.match(summary, /^\| rlcp \| /m);
   assert.match(summary, /^\| spontaneous chain of thought \|/m);
   assert.match(summary, /^\| oracle \| [\d.]+% \|/m);
   assert.ok(summary.includes(results.command));
-  for (const id of ['base', 'rlcp', 'unlikelihood', 'npo'])
+  assert.match(summary, /^\| regen \| /m);
+  for (const id of ['base', 'rlcp', 'regen', 'unlikelihood', 'npo'])
     assert.match(r.stdout, new RegExp(`^${id} `, 'm'));
   assert.match(r.stdout, /^total wall time /m);
   assert.match(r.stdout, /^Tamper battery \(2 relearning splits/m);
@@ -138,7 +152,7 @@ test('a second run writes a new folder, leaves the first untouched, and repeats 
   assert.equal(readFileSync(join(first.dir, 'results.json'), 'utf8'), first.bytes);
   const a = first.results;
   const b = second.results;
-  for (const id of ['base', 'rlcp', 'ga'] as const) {
+  for (const id of ['base', 'rlcp', 'regen', 'ga'] as const) {
     const ma = a.methods.find((m) => m.id === id)!;
     const mb = b.methods.find((m) => m.id === id)!;
     assert.deepEqual(mb.metrics, ma.metrics, id);
@@ -148,7 +162,7 @@ test('a second run writes a new folder, leaves the first untouched, and repeats 
   // The second run trains fewer baselines; every model both ran gets the same battery, to the bit.
   assert.deepEqual(
     b.relearning.curves.map((c) => c.id),
-    ['rlcp', 'ga', 'base', 'oracle'],
+    ['rlcp', 'regen', 'ga', 'base', 'oracle'],
   );
   for (const curve of b.relearning.curves)
     assert.deepEqual(

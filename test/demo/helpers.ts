@@ -6,7 +6,7 @@ import { resolveWorldConfig } from '../../src/data/world-config.ts';
 import { loadTokenizer } from '../../src/io/tokenizer.ts';
 import { Qwen2ForCausalLM } from '../../src/nn/qwen2.ts';
 import { worldModelConfig } from '../../src/train/world-model.ts';
-import type { DemoOptions } from '../../src/demo/plan.ts';
+import { DEFAULT_PATHS, type DemoOptions } from '../../src/demo/plan.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 export interface DemoFixture {
@@ -49,10 +49,12 @@ export function tinyOptions(fx: DemoFixture, patch: Partial<DemoOptions> = {}): 
     world: fx.worldDir,
     oracle: fx.oracleDir,
     config: null,
+    regenConfig: DEFAULT_PATHS.regenConfig,
     outRoot: fx.outRoot,
     seed: 3,
     fast: true,
     rlcpSteps: 3,
+    regenSteps: 2,
     baselineSteps: 1,
     relearnSteps: 2,
     baselines: ['unlikelihood', 'ga', 'graddiff', 'npo', 'rag'],

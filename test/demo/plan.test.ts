@@ -6,6 +6,7 @@ import {
   DEFAULT_PATHS,
   defaultConfigPath,
   makePlan,
+  regenConfig,
   reproduceCommand,
   STAGE_BUDGETS,
   type DemoOptions,
@@ -14,12 +15,16 @@ import { cotStats, formatSummaryTable, probeExcess, targets, trainingCurve } fro
 import type { LogicItemResult } from '../../src/eval/suites/recall.ts';
 import type { MethodMetrics, ProbeLayer } from '../../src/report/schema.ts';
 import { readConfigFile, resolveConfig } from '../../src/unlearn/config.ts';
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const options: DemoOptions = {
   model: DEFAULT_PATHS.model,
   world: DEFAULT_PATHS.world,
   oracle: DEFAULT_PATHS.oracle,
   config: defaultConfigPath(),
+  regenConfig: DEFAULT_PATHS.regenConfig,
   outRoot: 'runs',
   seed: 7,
   fast: false,
@@ -46,15 +51,55 @@ test('the full plan runs RLCP with the default config (seeded) and short baselin
   for (const mode of ['full', 'fast'] as const) {
     const total = Object.values(STAGE_BUDGETS[mode]).reduce((a, b) => a + b, 0);
     assert.ok(total <= 15 * 60, `${mode}: ${total} s`);
+    assert.ok(STAGE_BUDGETS[mode].regen > 0, `${mode}: the regeneration stage has a budget`);
   }
   const fast = makePlan({ ...options, fast: true });
   assert.ok(fast.methods.rlcp.steps < plan.methods.rlcp.steps);
   assert.ok(fast.totalBudget < plan.totalBudget);
 });
 
+test('the regeneration stage runs the shipped recipe, seeded; --fast halves it, --regen-steps sets it', () => {
+  const plan = makePlan(options);
+  const recipe = resolveConfig([
+    readConfigFile(DEFAULT_PATHS.regenConfig),
+    { patch: { seed: 7 }, source: 't' },
+  ]);
+  assert.equal(recipe.method, 'regen', 'the shipped recipe names its method');
+  assert.deepEqual(plan.methods.regen, recipe);
+  assert.equal(makePlan({ ...options, fast: true }).methods.regen.steps, Math.round(recipe.steps / 2));
+  assert.equal(regenConfig({ ...options, fast: true, regenSteps: 4 }).steps, 4);
+  const stages = plan.stages.map((s) => s.name);
+  assert.equal(stages.indexOf('regen'), stages.indexOf('rlcp-eval') + 1, 'regen follows the RLCP evaluation');
+  assert.ok(plan.stages.find((s) => s.name === 'regen')!.what.includes(`${recipe.steps} steps`));
+});
+
+test('a regeneration config that names another method, or a key regen does not know, is refused', () => {
+  const dir = tempDir('rlcp-plan-');
+  try {
+    const other = join(dir, 'rlcp.json');
+    writeFileSync(other, JSON.stringify({ method: 'rlcp', steps: 5 }));
+    assert.throws(
+      () => regenConfig({ ...options, regenConfig: other }),
+      (e: Error) => e.message.includes(other) && e.message.includes('"rlcp"') && e.message.includes('regen'),
+    );
+    const typo = join(dir, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ regen: { alpah: 0.5 } }));
+    assert.throws(() => regenConfig({ ...options, regenConfig: typo }), /alpah/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the reproduce command parses back to the same options', () => {
   const command = reproduceCommand(
-    { ...options, fast: true, relearnSteps: 9, baselines: ['ga', 'npo'], baselineProbes: ['npo'] },
+    {
+      ...options,
+      fast: true,
+      relearnSteps: 9,
+      regenSteps: 11,
+      baselines: ['ga', 'npo'],
+      baselineProbes: ['npo'],
+    },
     '/somewhere/else',
   );
   const argv = command.split(' ');
@@ -68,6 +113,8 @@ test('the reproduce command parses back to the same options', () => {
   assert.equal(get('baselines'), 'ga,npo');
   assert.equal(get('baseline-probes'), 'npo');
   assert.equal(get('rlcp-steps'), undefined);
+  assert.equal(get('regen-steps'), '11');
+  assert.equal(get('regen-config'), DEFAULT_PATHS.regenConfig);
 });
 
 function evalRecord(step: number, recall: number, extra: Record<string, number> = {}) {

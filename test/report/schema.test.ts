@@ -47,7 +47,7 @@ test('wrong types, ranges and enum values are explained', () => {
   );
   assert.match(
     problemsAfter((r) => (r.methods[2].id = 'sgd')),
-    /methods\[2\]\.id: must be one of base, rlcp, unlikelihood, ga, graddiff, npo, simnpo, rmu, leace, rag, got "sgd"/,
+    /methods\[2\]\.id: must be one of base, rlcp, regen, unlikelihood, ga, graddiff, npo, simnpo, rmu, leace, rag, got "sgd"/,
   );
   assert.match(
     problemsAfter((r) => (r.methods[0].probe_layers[0].layer = 9)),

@@ -5,7 +5,7 @@
 // the pooled per-item ranks (split × item). Usage:
 //   node --import tsx scripts/experiments/regen/attack.ts --world W --oracle DIR --splits dev|eval
 //     [--at 30,100] [--seed 0] [--out FILE.json] NAME=MODEL_DIR…
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWorld } from '../../../src/data/world.ts';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
@@ -96,6 +96,7 @@ function attack(model: Qwen2ForCausalLM, split: RelearnSplit, label: string) {
     byStep.set(step, { ranks: items.map((r) => r.rank), correct: items.filter((r) => r.correct).length });
     return {};
   };
+  mkdirSync('.tmp', { recursive: true });
   const runDir = mkdtempSync(join('.tmp', 'regen-attack-'));
   try {
     trainCausalLm({

@@ -3,14 +3,17 @@ import { registerCommand } from '../main.ts';
 import { optFlag, optList, optString, type ParsedArgs } from '../args.ts';
 
 const USAGE = [
-  'rlcp demo [--model DIR] [--world DIR] [--oracle DIR] [--config FILE.json|none] [--out-root DIR]',
-  '          [--seed S] [--fast] [--rlcp-steps N] [--baseline-steps N] [--relearn-steps N]',
-  '          [--baselines unlikelihood,ga,graddiff,npo,rag|none] [--baseline-probes auto|on|off|LIST]',
-  '  Evaluates the base model, runs RLCP (default config) and the baselines (fast configs), evaluates every',
-  '  result the same way, attacks RLCP, base and oracle with relearning, prints a summary table and writes',
-  '  OUT-ROOT/<timestamp>/ (results.json, items/, config.json, report.html, one sub-run per method).',
+  'rlcp demo [--model DIR] [--world DIR] [--oracle DIR] [--config FILE.json|none] [--regen-config FILE.json]',
+  '          [--out-root DIR] [--seed S] [--fast] [--rlcp-steps N] [--regen-steps N] [--baseline-steps N]',
+  '          [--relearn-steps N] [--baselines unlikelihood,ga,graddiff,npo,simnpo,rmu,leace,rag|none]',
+  '          [--baseline-probes auto|on|off|LIST]',
+  '  Evaluates the base model, runs RLCP (default config), regenerates the RLCP model (regen config) and',
+  '  runs the baselines (fast configs), evaluates every result the same way, runs the tamper battery on',
+  '  every model, the base and the oracle, prints a summary table and writes OUT-ROOT/<timestamp>/',
+  '  (results.json, items/, config.json, report.html, one sub-run per method).',
   '  Defaults: --model models/world-base --world models/world-base/world --oracle models/world-oracle',
-  '  --config configs/rlcp-default.json --out-root runs --seed 0. Stages and budgets: src/demo/README.md.',
+  '  --config configs/rlcp-default.json --regen-config configs/regen-default.json --out-root runs --seed 0.',
+  '  Stages and budgets: src/demo/README.md.',
 ].join('\n');
 
 const KNOWN = new Set([
@@ -18,10 +21,12 @@ const KNOWN = new Set([
   'world',
   'oracle',
   'config',
+  'regen-config',
   'out-root',
   'seed',
   'fast',
   'rlcp-steps',
+  'regen-steps',
   'baseline-steps',
   'relearn-steps',
   'baselines',
@@ -39,7 +44,8 @@ function count(args: ParsedArgs, key: string, min: number): number | undefined {
 }
 
 registerCommand('demo', async () => ({
-  summary: 'the whole experiment: base, RLCP and baselines evaluated, relearning attack, report (npm start)',
+  summary:
+    'the whole experiment: base, RLCP, regeneration and baselines evaluated, tamper battery, report (npm start)',
   usage: USAGE,
   flags: ['fast', 'no-progress'],
   async run(args) {
@@ -81,10 +87,12 @@ registerCommand('demo', async () => ({
       world: optString(args, 'world') ?? DEFAULT_PATHS.world,
       oracle: optString(args, 'oracle') ?? DEFAULT_PATHS.oracle,
       config: configArg === 'none' ? null : (configArg ?? defaultConfigPath()),
+      regenConfig: optString(args, 'regen-config') ?? DEFAULT_PATHS.regenConfig,
       outRoot: optString(args, 'out-root') ?? 'runs',
       seed,
       fast: optFlag(args, 'fast'),
       rlcpSteps: count(args, 'rlcp-steps', 1),
+      regenSteps: count(args, 'regen-steps', 1),
       baselineSteps: count(args, 'baseline-steps', 1),
       relearnSteps: count(args, 'relearn-steps', 1),
       baselines,

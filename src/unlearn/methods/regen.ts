@@ -7,8 +7,11 @@
 // the strength knob (0: plain distillation, 1: training from scratch on the teacher's outputs);
 // `regen.noise` and `regen.layers` choose which weights it reaches (e.g. only the MLPs, where a fact's
 // association lives, so the embedding and the attention that logic runs on are kept). Every parameter
-// trains; there is no forget term.
-import { parameterShapes, type Qwen2ForCausalLM } from '../../nn/qwen2.ts';
+// trains; there is no forget term. `regen.logicTeacher` gives the logic stream another teacher (e.g. the
+// base model: its logic records hold no forget fact, and its logic is the one to keep).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parameterShapes, Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { initQwen2Parameters } from '../../nn/init.ts';
 import type { UnlearnConfig } from '../config.ts';
 import type { UnlearnMethod } from './types.ts';
@@ -21,7 +24,10 @@ const PROJECTIONS = {
 /**
  * Which parameter names `regen.noise` and `regen.layers` select, for a model of `numLayers` decoder layers.
  */
-export function noisedPredicate(regen: UnlearnConfig['regen'], numLayers: number): (name: string) => boolean {
+export function noisedPredicate(
+  regen: Pick<UnlearnConfig['regen'], 'noise' | 'layers'>,
+  numLayers: number,
+): (name: string) => boolean {
   const [first, last] = regen.layers ?? [0, numLayers - 1];
   if (last >= numLayers)
     throw new Error(`regen.layers: layer ${last} does not exist (the model has 0..${numLayers - 1})`);
@@ -68,6 +74,23 @@ export function interpolateTowardInit(
   }
 }
 
+/**
+ * The model folder of `regen.logicTeacher`, frozen; refused unless its logits are over the same vocabulary
+ * as the model's (the KL compares them token by token).
+ */
+export function loadLogicTeacher(path: string, reference: Qwen2ForCausalLM): Qwen2ForCausalLM {
+  const dir = resolve(path);
+  if (!existsSync(join(dir, 'config.json')))
+    throw new Error(`regen.logicTeacher: ${dir} is not a model folder (no config.json)`);
+  const teacher = Qwen2ForCausalLM.fromPretrained(dir);
+  if (teacher.config.vocabSize !== reference.config.vocabSize)
+    throw new Error(
+      `regen.logicTeacher: ${dir} has a vocabulary of ${teacher.config.vocabSize} tokens, the model ${reference.config.vocabSize}; the teacher must share the model's tokenizer`,
+    );
+  teacher.setTrainable(() => false);
+  return teacher;
+}
+
 export const regen: UnlearnMethod = {
   // No fact stream: the forget facts are never shown; the anchors are the distillation corpus.
   overlay: { fact: { lambda: 0, generic: 0 } },
@@ -80,6 +103,11 @@ export const regen: UnlearnMethod = {
     // Refuse a bad regen.layers before any data is encoded.
     noisedPredicate(config.regen, numLayers);
     return () => true;
+  },
+  anchorTeachers(config, reference) {
+    return config.regen.logicTeacher === null
+      ? {}
+      : { logic: loadLogicTeacher(config.regen.logicTeacher, reference) };
   },
   start(model, { config }) {
     const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);

@@ -25,6 +25,9 @@ export interface MethodContext {
   draw(stream: 'logic' | 'retain', count: number): EncodedExample[];
 }
 
+/** The anchor streams, as the trainer's per-stream metrics name them. */
+export type AnchorStream = 'logic' | 'retain' | 'rag';
+
 /** One step's fact batch. */
 export interface ForgetBatch {
   /** Indices into `MethodContext.forget`. */
@@ -57,6 +60,14 @@ export interface UnlearnMethod {
    * keeps the starting weights (e.g. regen's interpolation toward a fresh initialisation).
    */
   start?(model: Qwen2ForCausalLM, context: MethodContext): void;
+  /**
+   * Teachers of anchor streams' KL terms that replace the frozen starting model there (e.g. regen's
+   * `regen.logicTeacher`); built once before the reference logits.
+   */
+  anchorTeachers?(
+    config: UnlearnConfig,
+    reference: Qwen2ForCausalLM,
+  ): Partial<Record<AnchorStream, Qwen2ForCausalLM>>;
   /** A closed-form method: changes the model in place before the (only) evaluation; no training steps. */
   fit?(model: Qwen2ForCausalLM, context: MethodContext): void;
 }

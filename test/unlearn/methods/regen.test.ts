@@ -6,7 +6,11 @@ import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { MetricsLog } from '../../../src/train/run-dir.ts';
 import { resolveConfig } from '../../../src/unlearn/config.ts';
 import { dataFromWorld } from '../../../src/unlearn/data.ts';
-import { interpolateTowardInit, noisedPredicate } from '../../../src/unlearn/methods/regen.ts';
+import {
+  interpolateTowardInit,
+  loadLogicTeacher,
+  noisedPredicate,
+} from '../../../src/unlearn/methods/regen.ts';
 import { metabolize } from '../../../src/unlearn/trainer.ts';
 import { tinyConfig, tinyFixture, weights } from '../helpers.ts';
 
@@ -88,7 +92,7 @@ test('regen.noise and regen.layers choose the noised weights; the rest keep the 
   const all = [...start.keys()];
   type Noise = 'all' | 'blocks' | 'mlp' | 'attention';
   const selected = (noise: Noise, layers: [number, number] | null) => {
-    const noised = noisedPredicate({ alpha: 0.5, noise, layers }, 3);
+    const noised = noisedPredicate({ noise, layers }, 3);
     const model = fx.freshModel();
     interpolateTowardInit(model, 0.5, 9, noised);
     for (const [name, w] of weights(model)) {
@@ -115,11 +119,11 @@ test('regen.noise and regen.layers choose the noised weights; the rest keep the 
     all.filter((n) => /^model\.layers\.0\.self_attn\.[qkvo]_proj\./.test(n)),
   );
   assert.throws(
-    () => noisedPredicate({ alpha: 0.5, noise: 'mlp', layers: [1, 3] }, 3),
+    () => noisedPredicate({ noise: 'mlp', layers: [1, 3] }, 3),
     /regen\.layers: layer 3 does not exist \(the model has 0\.\.2\)/,
   );
   assert.throws(
-    () => noisedPredicate({ alpha: 0.5, noise: 'all', layers: [0, 1] }, 3),
+    () => noisedPredicate({ noise: 'all', layers: [0, 1] }, 3),
     /regen\.layers: with regen\.noise "all" .* choose regen\.noise "blocks", "mlp" or "attention"/,
   );
 });
@@ -143,5 +147,62 @@ test('a regen.layers range outside the model is refused before training', () => 
         progress: false,
       }),
     /regen\.layers: layer 5 does not exist \(the model has 0\.\.2\)/,
+  );
+});
+
+test('regen.logicTeacher replaces the teacher of the logic stream only, precomputed or per step', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const otherDir = join(fx.root, 'other-teacher');
+  const start = fx.freshModel();
+  Qwen2ForCausalLM.initRandom(start.config, 21).saveToDir(otherDir, {
+    dtype: 'F32',
+    tokenizerDir: fx.worldDir,
+  });
+  const firstKl = (name: string, logicTeacher: string | null, reference: 'precompute' | 'per-step') => {
+    const config = tinyConfig({
+      method: 'regen',
+      steps: 1,
+      regen: { alpha: 0, logicTeacher },
+      anchors: { reference },
+      eval: { every: 0, atStart: false },
+    });
+    const runDir = join(fx.root, name);
+    metabolize({ model: fx.freshModel(), tokenizer: fx.tokenizer, data, config, runDir, progress: false });
+    const first = new MetricsLog(runDir).read().find((r) => 'loss_logic_kl' in r)!;
+    return { logic: Number(first.loss_logic_kl), retain: Number(first.loss_retain_kl) };
+  };
+  // At α = 0 the student is the starting model: its KL to itself is 0, to another model's logits not.
+  assert.deepEqual(firstKl('t-none', null, 'precompute'), { logic: 0, retain: 0 });
+  assert.deepEqual(firstKl('t-self', fx.modelDir, 'precompute'), { logic: 0, retain: 0 });
+  const other = firstKl('t-other', otherDir, 'precompute');
+  assert.ok(other.logic > 1e-3, `KL to another teacher: ${other.logic}`);
+  assert.equal(other.retain, 0, 'the retain stream keeps the starting model as its teacher');
+  const perStep = firstKl('t-other-step', otherDir, 'per-step');
+  assert.ok(
+    Math.abs(perStep.logic - other.logic) <= 1e-5 * other.logic,
+    `${perStep.logic} vs ${other.logic}`,
+  );
+  assert.equal(perStep.retain, 0);
+});
+
+test('a bad regen.logicTeacher is refused by name', () => {
+  const bad = (value: unknown) => () =>
+    resolveConfig([{ patch: { method: 'regen', regen: { logicTeacher: value } }, source: 'c.json' }]);
+  assert.throws(bad(3), /c\.json: "regen\.logicTeacher": must be null or a model folder path, got 3/);
+  assert.throws(bad(' '), /"regen\.logicTeacher": must be null or a model folder path/);
+  assert.equal(resolveConfig([{ patch: { method: 'regen' }, source: 'c.json' }]).regen.logicTeacher, null);
+  const reference = fx.freshModel();
+  assert.throws(
+    () => loadLogicTeacher(join(fx.root, 'nowhere'), reference),
+    /regen\.logicTeacher: .*nowhere is not a model folder \(no config\.json\)/,
+  );
+  const wideDir = join(fx.root, 'wide-vocab');
+  Qwen2ForCausalLM.initRandom(
+    { ...reference.config, vocabSize: reference.config.vocabSize + 3 },
+    1,
+  ).saveToDir(wideDir, { dtype: 'F32' });
+  assert.throws(
+    () => loadLogicTeacher(wideDir, reference),
+    /regen\.logicTeacher: .*wide-vocab has a vocabulary of \d+ tokens, the model \d+/,
   );
 });
