@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Worker as Thread } from 'node:worker_threads';
 import {
   createIORedisClient,
@@ -263,10 +262,6 @@ export async function runWorker(options: {
     throw new Error(`--concurrency must be a positive integer, got ${concurrency}`);
   if (!(lockSeconds > 0)) throw new Error(`--lock-seconds must be positive, got ${lockSeconds}`);
   const lockDuration = Math.round(lockSeconds * 1000);
-  // V8's background GC threads would take cores beyond the ones the worker's runs are given (with two
-  // one-thread workers on 2 cores, from the other worker's run: ~3 CPU-s of a 23-s run, README): the
-  // training threads, isolates created after this, collect their own garbage.
-  setFlagsFromString('--single-threaded-gc');
   const queue = await openQueue(options.url);
   const threads = new Map<string, TrainingThread>();
   const stop = (jobId: string, reason: string) => {
