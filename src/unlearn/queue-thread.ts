@@ -1,14 +1,30 @@
-// The thread in which a queue worker trains one run (see queue.ts): it gets the job's data and exits when
-// the run is done; an error it throws reaches the worker as the job's failure.
-import { workerData } from 'node:worker_threads';
+// The thread in which a queue worker trains its runs (see queue.ts): it stays up between runs, so a
+// worker pays the thread's start (modules, compiled code, onnxruntime sessions) once, not per run, as
+// the in-process sweep does. Each message is a job's data; the thread answers when the run is done,
+// with the error's message and stack if it threw.
+import { parentPort } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { SweepJobData } from './queue.ts';
 import { trainSweepRun } from './sweep.ts';
 
-const job = workerData as SweepJobData;
-await trainSweepRun({
-  dir: join(job.sweepDir, job.run),
-  model: job.model,
-  data: job.data,
-  config: job.config,
+/** The thread's answer to one job. */
+export type TrainingReply = { ok: true } | { ok: false; message: string; stack?: string };
+
+parentPort!.on('message', async (job: SweepJobData) => {
+  let reply: TrainingReply;
+  try {
+    await trainSweepRun({
+      dir: join(job.sweepDir, job.run),
+      model: job.model,
+      data: job.data,
+      config: job.config,
+    });
+    reply = { ok: true };
+  } catch (error) {
+    reply =
+      error instanceof Error
+        ? { ok: false, message: error.message, stack: error.stack }
+        : { ok: false, message: String(error) };
+  }
+  parentPort!.postMessage(reply);
 });

@@ -1,9 +1,9 @@
 // Queued sweeps: `rlcp sweep --queue URL` puts every run of a sweep on a BullMQ queue in Redis and
 // `rlcp worker --queue URL`, on any machine, takes runs off it and trains them into the sweep folder, which
 // every worker must reach at the same path (a shared file system). A job's id is derived from the sweep
-// folder and the run's name, so re-submitting a sweep adds nothing. A worker trains each run in a thread
-// of its own: the main thread's event loop stays free to renew the job's lock while the (synchronous)
-// trainer runs, and a SIGKILL takes the thread with it. A killed worker's job is then found stalled once
+// folder and the run's name, so re-submitting a sweep adds nothing. A worker trains its runs in threads
+// of their own (one per run at a time, kept between runs): the main thread's event loop stays free to
+// renew the job's lock while the (synchronous) trainer runs, and a SIGKILL takes the thread with it. A killed worker's job is then found stalled once
 // its lock has expired and goes to another worker, which resumes the run from its last checkpoint.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { readJson } from '../io/jsonl.ts';
 import { barCells } from '../cli/progress.ts';
 import type { UnlearnConfig } from './config.ts';
+import type { TrainingReply } from './queue-thread.ts';
 import { runFinished, type DataSpec } from './run.ts';
 import { sweepResult, sweepRunState, writeSweepSummary, type SweepPlan } from './sweep.ts';
 
@@ -233,6 +234,7 @@ async function writeSummaryIfEnded(queue: Queue, sweepDir: string): Promise<bool
   return true;
 }
 
+/** A thread training a job's run. */
 interface TrainingThread {
   thread: Thread;
   /** When the job's lock was last renewed (or the job taken). */
@@ -269,6 +271,22 @@ export async function runWorker(options: {
     void running.thread.terminate();
   };
 
+  // Threads whose last run ended well, kept for the next run: a thread's start (its modules, their
+  // compiled code, the onnxruntime sessions) is paid once per slot, as the in-process sweep pays it once.
+  const idle = new Set<Thread>();
+  const startThread = (): Thread => {
+    // Threads do not inherit the tsx loader the rlcp command registered; the bootstrap registers it.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./queue-thread.ts', import.meta.url).href;
+    const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+    const thread = new Thread(bootstrap, { eval: true });
+    thread.on('error', (error) => {
+      if (idle.has(thread)) log(`worker: an idle training thread failed: ${error.message}`);
+    });
+    thread.once('exit', () => idle.delete(thread));
+    return thread;
+  };
+
   const processJob = async (job: Job<SweepJobData>, token?: string): Promise<void> => {
     const { sweepDir, run } = job.data;
     const dir = join(sweepDir, run);
@@ -284,25 +302,36 @@ export async function runWorker(options: {
       `${tag}: ${resuming ? 'resuming' : 'starting'} (attempt ${job.attemptsMade + 1}, queued ${waited.toFixed(2)} s)`,
     );
     const started = Date.now();
+    const thread = idle.values().next().value ?? startThread();
+    idle.delete(thread);
     const stopped = await new Promise<string | undefined>((resolveRun, rejectRun) => {
-      // Threads do not inherit the tsx loader the rlcp command registered; the bootstrap registers it.
-      const tsx = import.meta.resolve('tsx/esm/api');
-      const entry = new URL('./queue-thread.ts', import.meta.url).href;
-      const bootstrap = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
-      const running: TrainingThread = {
-        thread: new Thread(bootstrap, { eval: true, workerData: job.data }),
-        renewedAt: Date.now(),
-      };
+      const running: TrainingThread = { thread, renewedAt: Date.now() };
       threads.set(job.id!, running);
       let failure: Error | undefined;
-      running.thread.once('error', (error) => (failure = error));
-      running.thread.once('exit', (code) => {
-        threads.delete(job.id!);
+      const onError = (error: Error) => (failure = error);
+      const onExit = (code: number) => {
+        settle();
         if (running.stopped) resolveRun(running.stopped);
-        else if (failure) rejectRun(failure);
-        else if (code !== 0) rejectRun(new Error(`training ${run} exited with code ${code}`));
-        else resolveRun(undefined);
-      });
+        else rejectRun(failure ?? new Error(`training ${run} exited with code ${code} before the run ended`));
+      };
+      const onMessage = (reply: TrainingReply) => {
+        if (running.stopped) return; // being terminated: its exit settles the job
+        settle();
+        if (reply.ok) {
+          idle.add(thread);
+          resolveRun(undefined);
+          return;
+        }
+        // A thread whose run threw is not trusted with another.
+        void thread.terminate();
+        rejectRun(Object.assign(new Error(reply.message), { stack: reply.stack }));
+      };
+      const settle = () => {
+        threads.delete(job.id!);
+        thread.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
+      thread.on('message', onMessage).on('error', onError).on('exit', onExit);
+      thread.postMessage(job.data);
     });
     if (stopped !== undefined) {
       // Not a failure of the run: it goes back to the queue (or already went, if another worker has it)
@@ -399,6 +428,7 @@ export async function runWorker(options: {
   });
   clearInterval(fence);
   await worker.close();
+  await Promise.all([...idle].map((thread) => thread.terminate()));
   await Promise.all(summaries);
   await queue.close();
 }

@@ -16,13 +16,18 @@ until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
 url=redis://127.0.0.1:$port/0
 world=(--model models/world-base --world models/world-base/world)
 now() { date +%s.%N; }
+# CPU seconds the machine spent busy, and those of this script's finished children (its runs and
+# workers): what other processes took from the 2 cores during a measurement is the difference.
+busy() { awk '/^cpu /{print ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }
+ours() { awk '{print ($16 + $17) / 100}' /proc/$$/stat; }
+others() { echo "cpu: ours $(echo "$3 - $1" | bc) s, other processes' $(echo "$4 - $2 - ($3 - $1)" | bc) s"; }
 
-t0=$(now)
+t0=$(now) b0=$(busy) c0=$(ours)
 RLCP_NUM_THREADS=2 CI=1 node bin/rlcp.js sweep --config $here/sweep.json "${world[@]}" --out "$out/in-process" 2>"$out/in-process.log" >/dev/null
 t1=$(now)
-echo "in-process sweep, 2 threads: $(echo "$t1 - $t0" | bc) s"
+echo "in-process sweep, 2 threads: $(echo "$t1 - $t0" | bc) s ($(others "$c0" "$b0" "$(ours)" "$(busy)"))"
 
-t0=$(now)
+t0=$(now) b0=$(busy) c0=$(ours)
 node bin/rlcp.js sweep --config $here/sweep.json "${world[@]}" --out "$out/queued" --queue "$url" >/dev/null
 workers=()
 for w in 1 2; do
@@ -31,7 +36,7 @@ for w in 1 2; do
 done
 wait "${workers[@]}"
 t1=$(now)
-echo "queued sweep, 2 workers x 1 thread: $(echo "$t1 - $t0" | bc) s (submit to last worker exit)"
+echo "queued sweep, 2 workers x 1 thread: $(echo "$t1 - $t0" | bc) s (submit to last worker exit; $(others "$c0" "$b0" "$(ours)" "$(busy)"))"
 grep -h 'queued\|finished in' "$out"/worker?.log
 
 # Queue overhead: one idle worker, then 6 jobs whose runs are finished (the in-process sweep's folder).
