@@ -281,13 +281,10 @@ function cotClaim(input: ClaimsInput, alpha: number): ClaimResult {
   const direct = input.base.logicCot.filter((c) => !c).length;
   const smallestP = Math.min(1, 2 * 0.5 ** direct);
   const seeds = input.runs.map((run): SeedMeasure => {
-    const test = mcNemarTest(input.base.logicCot, run.rlcp.logicCot);
-    const rise = share(run.rlcp.logicCot) - share(input.base.logicCot);
+    const { test, ...measure } = pairedRise(input.base.logicCot, run.rlcp.logicCot, alpha);
     return {
       seed: run.seed,
-      value: rise,
-      p: test.p_two_sided,
-      holds: rise > 0 && test.p_two_sided < alpha,
+      ...measure,
       detail: {
         cot_rate: share(run.rlcp.logicCot),
         control_cot_rate: share(run.control.logicCot),
@@ -320,13 +317,10 @@ function derivationClaim(input: ClaimsInput, alpha: number): ClaimResult {
   const base = input.base.derivable!;
   const seeds = input.runs.map((run): SeedMeasure => {
     const after = run.rlcp.derivable!;
-    const test = mcNemarTest(base.writesLink, after.writesLink);
-    const rise = share(after.writesLink) - share(base.writesLink);
+    const { test, ...measure } = pairedRise(base.writesLink, after.writesLink, alpha);
     return {
       seed: run.seed,
-      value: rise,
-      p: test.p_two_sided,
-      holds: rise > 0 && test.p_two_sided < alpha,
+      ...measure,
       detail: {
         link_rate: share(after.writesLink),
         accuracy: share(after.correct),
@@ -347,6 +341,13 @@ function derivationClaim(input: ClaimsInput, alpha: number): ClaimResult {
       `step by step ${share(base.chainCorrect).toFixed(3)}; oracle link rate ` +
       `${share(input.oracle.derivable!.writesLink).toFixed(3)}`,
   );
+}
+
+/** The rise of a yes/no measure on the same items, before → after; it holds if positive and significant (McNemar). */
+function pairedRise(before: readonly boolean[], after: readonly boolean[], alpha: number) {
+  const test = mcNemarTest(before, after);
+  const value = share(after) - share(before);
+  return { test, value, p: test.p_two_sided, holds: value > 0 && test.p_two_sided < alpha };
 }
 
 function combine(
