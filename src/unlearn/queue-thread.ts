@@ -1,7 +1,8 @@
-// The thread in which a queue worker trains its runs (see queue.ts): it stays up between runs, so a
-// worker pays the thread's start (modules, compiled code, onnxruntime sessions) once, not per run, as
-// the in-process sweep does. Each message is a job's data; the thread answers when the run is done,
-// with the error's message and stack if it threw.
+// The thread in which a queue worker trains its runs (see queue.ts): started with the worker, it loads the
+// trainer's modules before the first job, and stays up between runs, so a worker pays the thread's start
+// (modules, compiled code, onnxruntime sessions) once, not per run, as the in-process sweep does. Each
+// message is a job's data; the thread answers when the run is done, with the error's message and stack if
+// it threw.
 import { parentPort } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { SweepJobData } from './queue.ts';

@@ -1,10 +1,11 @@
 // Queued sweeps: `rlcp sweep --queue URL` puts every run of a sweep on a BullMQ queue in Redis and
 // `rlcp worker --queue URL`, on any machine, takes runs off it and trains them into the sweep folder, which
 // every worker must reach at the same path (a shared file system). A job's id is derived from the sweep
-// folder and the run's name, so re-submitting a sweep adds nothing. A worker trains its runs in threads
-// of their own (one per run at a time, kept between runs): the main thread's event loop stays free to
-// renew the job's lock while the (synchronous) trainer runs, and a SIGKILL takes the thread with it. A killed worker's job is then found stalled once
-// its lock has expired and goes to another worker, which resumes the run from its last checkpoint.
+// folder and the run's name, so re-submitting a sweep adds nothing. A worker trains its runs in threads of
+// their own (one per slot of --concurrency, started with the worker and kept between runs): the main
+// thread's event loop stays free to renew the job's lock while the (synchronous) trainer runs, and a
+// SIGKILL takes the thread with it. A killed worker's job is then found stalled once its lock has expired
+// and goes to another worker, which resumes the run from its last checkpoint.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -273,6 +274,8 @@ export async function runWorker(options: {
 
   // Threads whose last run ended well, kept for the next run: a thread's start (its modules, their
   // compiled code, the onnxruntime sessions) is paid once per slot, as the in-process sweep pays it once.
+  // One per slot is started with the worker, so that its modules load while the worker waits for a job
+  // rather than in the job's time.
   const idle = new Set<Thread>();
   const startThread = (): Thread => {
     // Threads do not inherit the tsx loader the rlcp command registered; the bootstrap registers it.
@@ -286,6 +289,7 @@ export async function runWorker(options: {
     thread.once('exit', () => idle.delete(thread));
     return thread;
   };
+  for (let slot = 0; slot < concurrency; slot++) idle.add(startThread());
 
   const processJob = async (job: Job<SweepJobData>, token?: string): Promise<void> => {
     const { sweepDir, run } = job.data;
