@@ -289,6 +289,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   let referenceMode: MetabolizeResult['referenceMode'] = 'none';
   const cachedRef = new Map<string, Float32Array[]>();
   const teachers = useRef && plugin.anchorTeachers ? plugin.anchorTeachers(config, reference) : {};
+  // The RAG stream's two halves (ragRetain, ragForget) share the 'rag' teacher.
   const teacherOf = (stream: (typeof anchorStreams)[number]): Qwen2ForCausalLM =>
     teachers[stream === 'ragRetain' || stream === 'ragForget' ? 'rag' : stream] ?? reference;
   if (useRef) {
@@ -579,7 +580,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     ) => {
       const chosen: EncodedExample[] = [];
       const refRows: Float32Array[] = [];
-      const teacher = teacherOf(parts[0]!.stream);
+      const teacher = teachers[name] ?? reference;
       for (const { stream, count } of parts) {
         if (count <= 0) continue;
         for (const i of needs(stream, `the ${name} stream`).next(count)) {
