@@ -170,6 +170,12 @@ export interface UnlearnConfig {
        * part of the base's pretraining; none states a forget fact). Worlds only.
        */
       multihop: boolean;
+      /**
+       * With `multihop`: 0 pools the multi-hop records with the logic records (each logic batch draws
+       * `batchSize` from both); N > 0 adds N multi-hop records to each logic batch beside `batchSize` logic
+       * records, so the logic records keep their share of every step.
+       */
+      multihopBatchSize: number;
     };
     retain: StreamConfig;
     rag: StreamConfig & {
@@ -259,7 +265,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     beta: 3,
     reference: 'auto',
     precomputeMaxMiB: 1024,
-    logic: { weight: 1, batchSize: 16, multihop: false },
+    logic: { weight: 1, batchSize: 16, multihop: false, multihopBatchSize: 0 },
     retain: { weight: 1, batchSize: 16 },
     rag: {
       weight: 1,
@@ -416,7 +422,7 @@ const SCHEMA: Schema = {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),
     precomputeMaxMiB: num(0),
-    logic: { ...stream, multihop: bool },
+    logic: { ...stream, multihop: bool, multihopBatchSize: int(0) },
     retain: stream,
     rag: {
       ...stream,

@@ -58,6 +58,8 @@ export interface UnlearnData {
   /** Retain facts on held-out templates (evaluation). */
   retainHeldout: FactExample[];
   logic: AnchorRecord[];
+  /** The world's multihop_train records (with `anchors.logic.multihop`; else empty): logic-stream records. */
+  multihop: AnchorRecord[];
   /** Held-out logic problems (world only) for accuracy and the `kl` metric. */
   logicEval: LogicEvalItem[];
   /** Reading records whose contexts state retain facts only. */
@@ -218,6 +220,11 @@ function multihopAnchors(world: World): World['multihopTrain'] {
   return world.multihopTrain;
 }
 
+const anchorRecord = (r: { prompt: string; completion: string }): AnchorRecord => ({
+  prompt: r.prompt,
+  completion: r.completion,
+});
+
 export function dataFromWorld(
   world: World,
   options: { ragVariants: number; ragCounterfactual: number; seed: number; logicMultihop?: boolean },
@@ -234,10 +241,8 @@ export function dataFromWorld(
     probeRetain: retainTrain.filter((e) => relationSet.has(e.relation)),
     retainTrain,
     retainHeldout: world.retainHeldout.map(fromFactRecord),
-    logic: [...world.logicTrain, ...(options.logicMultihop ? multihopAnchors(world) : [])].map((r) => ({
-      prompt: r.prompt,
-      completion: r.completion,
-    })),
+    logic: world.logicTrain.map(anchorRecord),
+    multihop: options.logicMultihop ? multihopAnchors(world).map(anchorRecord) : [],
     logicEval: world.logicTest.map((r) => ({
       id: r.id,
       prompt: r.prompt,
@@ -364,6 +369,7 @@ export function dataFromFiles(
     retainTrain,
     retainHeldout: examplesOfFacts(retainFacts, 'heldout'),
     logic: readAnchorFile(files.logic),
+    multihop: [],
     logicEval: [],
     ragRetain,
     ragForget,

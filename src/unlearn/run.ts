@@ -43,6 +43,10 @@ export function loadUnlearnData(spec: DataSpec, config: UnlearnConfig): UnlearnD
     ragCounterfactual: config.anchors.rag.counterfactualFraction,
     seed: config.seed,
   };
+  if (config.anchors.logic.multihopBatchSize > 0 && !config.anchors.logic.multihop)
+    throw new Error(
+      `anchors.logic.multihopBatchSize: ${config.anchors.logic.multihopBatchSize} multi-hop records per logic batch need anchors.logic.multihop true`,
+    );
   if (config.anchors.logic.multihop && !('world' in spec))
     throw new Error(
       'anchors.logic.multihop: the multi-hop records come from a world (--world DIR); fact-set files have none',

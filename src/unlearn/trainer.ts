@@ -84,7 +84,7 @@ interface TrainerState {
   sumCount: number;
 }
 
-const STREAMS = ['forget', 'probe', 'logic', 'retain', 'ragRetain', 'ragForget'] as const;
+const STREAMS = ['forget', 'probe', 'logic', 'multihop', 'retain', 'ragRetain', 'ragForget'] as const;
 type StreamName = (typeof STREAMS)[number];
 
 function streamSeed(seed: number, name: string): number {
@@ -193,8 +193,15 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   const encodedProbe: EncodedFact[] = probeExamples.map((e) =>
     encodeFact(tokenizer, e, data.classes.get(e.relation)!, maxLength),
   );
-  const encoded: Record<'logic' | 'retain' | 'ragRetain' | 'ragForget', EncodedExample[]> = {
-    logic: encodeAnchors(tokenizer, data.logic, maxLength),
+  // Multi-hop records are the logic stream's: pooled with its records, or a part of its batch of their own.
+  const multihopApart = config.anchors.logic.multihopBatchSize > 0;
+  const encoded: Record<'logic' | 'multihop' | 'retain' | 'ragRetain' | 'ragForget', EncodedExample[]> = {
+    logic: encodeAnchors(
+      tokenizer,
+      multihopApart ? data.logic : [...data.logic, ...data.multihop],
+      maxLength,
+    ),
+    multihop: multihopApart ? encodeAnchors(tokenizer, data.multihop, maxLength) : [],
     retain: encodeAnchors(
       tokenizer,
       data.retainTrain.map((e) => ({ prompt: e.prompt, completion: ` ${e.answer}` })),
@@ -207,6 +214,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     forget: encodedForget.length,
     probe: encodedProbe.length,
     logic: encoded.logic.length,
+    multihop: encoded.multihop.length,
     retain: encoded.retain.length,
     ragRetain: encoded.ragRetain.length,
     ragForget: encoded.ragForget.length,
@@ -279,9 +287,9 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   }
 
   // ---- reference logits of the anchor streams ----
-  const anchorStreams = (['logic', 'retain', 'ragRetain', 'ragForget'] as const).filter((s) =>
-    s === 'logic'
-      ? anchors.logic
+  const anchorStreams = (['logic', 'multihop', 'retain', 'ragRetain', 'ragForget'] as const).filter((s) =>
+    s === 'logic' || s === 'multihop'
+      ? anchors.logic && encoded[s].length > 0
       : s === 'retain'
         ? anchors.retain
         : anchors.rag && (s === 'ragRetain' ? true : config.anchors.rag.forgetFraction > 0),
@@ -289,9 +297,11 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   let referenceMode: MetabolizeResult['referenceMode'] = 'none';
   const cachedRef = new Map<string, Float32Array[]>();
   const teachers = useRef && plugin.anchorTeachers ? plugin.anchorTeachers(config, reference) : {};
-  // The RAG stream's two halves (ragRetain, ragForget) share the 'rag' teacher.
+  // The RAG stream's two halves (ragRetain, ragForget) share the 'rag' teacher; multi-hop records the logic one.
   const teacherOf = (stream: (typeof anchorStreams)[number]): Qwen2ForCausalLM =>
-    teachers[stream === 'ragRetain' || stream === 'ragForget' ? 'rag' : stream] ?? reference;
+    teachers[
+      stream === 'ragRetain' || stream === 'ragForget' ? 'rag' : stream === 'multihop' ? 'logic' : stream
+    ] ?? reference;
   if (useRef) {
     const rows = anchorStreams.reduce((n, s) => n + encoded[s].reduce((m, e) => m + trainedRows(e), 0), 0);
     const mib = (rows * V * 4) / 2 ** 20;
@@ -624,7 +634,10 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     if (anchors.logic)
       anchorStep(
         'logic',
-        [{ stream: 'logic', count: config.anchors.logic.batchSize }],
+        [
+          { stream: 'logic', count: config.anchors.logic.batchSize },
+          { stream: 'multihop', count: multihopApart ? config.anchors.logic.multihopBatchSize : 0 },
+        ],
         config.anchors.logic.weight,
       );
     if (anchors.retain)
