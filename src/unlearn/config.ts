@@ -151,6 +151,12 @@ export interface UnlearnConfig {
     /** Decoder layers [first, last] (0-based, inclusive) whose weights are noised; null = all layers. */
     layers: [number, number] | null;
     /**
+     * The forget facts' subject tokens' embedding rows (tied with lm_head) go to (1 − a)·w + a·w₀ as well,
+     * whatever `noise` says: a subject's row can carry its facts past noise that spares the embedding.
+     * 0 = off. Each subject must be one token.
+     */
+    subjectAlpha: number;
+    /**
      * The teacher of the logic stream (its multi-hop records too): null = the starting model, as for every
      * stream; a model folder (e.g. the base model, whose logic records hold no forget fact) otherwise.
      */
@@ -260,7 +266,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
-  regen: { alpha: 0.5, noise: 'all', layers: null, logicTeacher: null },
+  regen: { alpha: 0.5, noise: 'all', layers: null, subjectAlpha: 0, logicTeacher: null },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -417,7 +423,13 @@ const SCHEMA: Schema = {
     alpha: num(0),
   },
   simnpo: { beta: num(Number.MIN_VALUE), gamma: num(-Infinity) },
-  regen: { alpha: num(0, 1), noise: oneOf(REGEN_NOISE), layers: layerRange, logicTeacher: folderOrNull },
+  regen: {
+    alpha: num(0, 1),
+    noise: oneOf(REGEN_NOISE),
+    layers: layerRange,
+    subjectAlpha: num(0, 1),
+    logicTeacher: folderOrNull,
+  },
   anchors: {
     beta: num(0),
     reference: oneOf(['auto', 'precompute', 'per-step']),

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { parameterShapes, Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { initQwen2Parameters } from '../../nn/init.ts';
 import type { UnlearnConfig } from '../config.ts';
+import type { UnlearnTokenizer } from '../trainer.ts';
 import type { UnlearnMethod } from './types.ts';
 
 const PROJECTIONS = {
@@ -74,6 +75,41 @@ export function interpolateTowardInit(
   }
 }
 
+/** The one token of each forget subject (with its leading space, as prompts write it); refused otherwise. */
+export function subjectTokenIds(
+  forget: readonly { subject: string }[],
+  tokenizer: Pick<UnlearnTokenizer, 'encode'>,
+): number[] {
+  const ids = new Set<number>();
+  for (const subject of new Set(forget.map((f) => f.subject))) {
+    const tokens = tokenizer.encode(` ${subject}`, { addSpecialTokens: false });
+    if (tokens.length !== 1)
+      throw new Error(
+        `regen.subjectAlpha: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
+      );
+    ids.add(tokens[0]!);
+  }
+  return [...ids];
+}
+
+/**
+ * The embedding rows `rows` (tied with lm_head) go to (1 − α)·w + α·w₀, w₀ the same fresh initialisation
+ * `interpolateTowardInit` draws for `seed`.
+ */
+export function interpolateRowsTowardInit(
+  model: Qwen2ForCausalLM,
+  alpha: number,
+  seed: number,
+  rows: readonly number[],
+): void {
+  const name = 'model.embed_tokens.weight';
+  const fresh = initQwen2Parameters(model.config, parameterShapes(model.config), seed >>> 0).get(name)!;
+  const w = [...model.namedParameters()].find(([n]) => n === name)![1].data;
+  const h = model.config.hiddenSize;
+  for (const row of rows)
+    for (let i = row * h; i < (row + 1) * h; i++) w[i] = (1 - alpha) * w[i]! + alpha * fresh.data[i]!;
+}
+
 /**
  * The model folder of `regen.logicTeacher`, frozen; refused unless its logits are over the same vocabulary
  * as the model's (the KL compares them token by token).
@@ -109,8 +145,16 @@ export const regen: UnlearnMethod = {
       ? {}
       : { logic: loadLogicTeacher(config.regen.logicTeacher, reference) };
   },
-  start(model, { config }) {
+  start(model, { config, data, tokenizer }) {
     const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);
-    interpolateTowardInit(model, config.regen.alpha, config.seed + 0x52474e, noised);
+    const seed = config.seed + 0x52474e;
+    interpolateTowardInit(model, config.regen.alpha, seed, noised);
+    if (config.regen.subjectAlpha > 0)
+      interpolateRowsTowardInit(
+        model,
+        config.regen.subjectAlpha,
+        seed,
+        subjectTokenIds(data.forgetTrain, tokenizer),
+      );
   },
 };

@@ -7,9 +7,11 @@ import { MetricsLog } from '../../../src/train/run-dir.ts';
 import { resolveConfig } from '../../../src/unlearn/config.ts';
 import { dataFromWorld } from '../../../src/unlearn/data.ts';
 import {
+  interpolateRowsTowardInit,
   interpolateTowardInit,
   loadLogicTeacher,
   noisedPredicate,
+  subjectTokenIds,
 } from '../../../src/unlearn/methods/regen.ts';
 import { metabolize } from '../../../src/unlearn/trainer.ts';
 import { tinyConfig, tinyFixture, weights } from '../helpers.ts';
@@ -204,5 +206,30 @@ test('a bad regen.logicTeacher is refused by name', () => {
   assert.throws(
     () => loadLogicTeacher(wideDir, reference),
     /regen\.logicTeacher: .*wide-vocab has a vocabulary of \d+ tokens, the model \d+/,
+  );
+});
+
+test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward the fresh init', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const ids = subjectTokenIds(data.forgetTrain, fx.tokenizer);
+  assert.equal(ids.length, new Set(data.forgetTrain.map((f) => f.subject)).size);
+  const name = 'model.embed_tokens.weight';
+  const start = weights(fx.freshModel()).get(name)!;
+  const init = weights(Qwen2ForCausalLM.initRandom(fx.freshModel().config, 77)).get(name)!;
+  const model = fx.freshModel();
+  interpolateRowsTowardInit(model, 1, 77, ids);
+  const after = weights(model);
+  const h = model.config.hiddenSize;
+  const moved = new Set(ids);
+  const w = after.get(name)!;
+  for (let row = 0; row < w.length / h; row++)
+    for (let i = row * h; i < (row + 1) * h; i++)
+      assert.equal(w[i], moved.has(row) ? init[i] : start[i], `row ${row}`);
+  for (const [other, values] of weights(fx.freshModel()))
+    if (other !== name) assert.deepEqual(after.get(other), values, other);
+  // A subject of several tokens would share its rows with other words: refused by name.
+  assert.throws(
+    () => subjectTokenIds([{ subject: 'Zzq9' }], fx.tokenizer),
+    /regen\.subjectAlpha: the forget subject "Zzq9" is \d+ tokens/,
   );
 });
