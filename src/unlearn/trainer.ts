@@ -297,11 +297,16 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   let referenceMode: MetabolizeResult['referenceMode'] = 'none';
   const cachedRef = new Map<string, Float32Array[]>();
   const teachers = useRef && plugin.anchorTeachers ? plugin.anchorTeachers(config, reference) : {};
-  // The RAG stream's two halves (ragRetain, ragForget) share the 'rag' teacher; multi-hop records the logic one.
+  // The RAG stream's two halves share the 'rag' teacher; multi-hop records are the logic stream's.
+  const TEACHER_STREAM = {
+    logic: 'logic',
+    multihop: 'logic',
+    retain: 'retain',
+    ragRetain: 'rag',
+    ragForget: 'rag',
+  } as const;
   const teacherOf = (stream: (typeof anchorStreams)[number]): Qwen2ForCausalLM =>
-    teachers[
-      stream === 'ragRetain' || stream === 'ragForget' ? 'rag' : stream === 'multihop' ? 'logic' : stream
-    ] ?? reference;
+    teachers[TEACHER_STREAM[stream]] ?? reference;
   if (useRef) {
     const rows = anchorStreams.reduce((n, s) => n + encoded[s].reduce((m, e) => m + trainedRows(e), 0), 0);
     const mib = (rows * V * 4) / 2 ** 20;

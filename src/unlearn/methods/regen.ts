@@ -49,17 +49,20 @@ export function noisedPredicate(
   };
 }
 
+const EMBEDDING = 'model.embed_tokens.weight';
+
 /**
  * w ← (1 − α)·w + α·w₀ for every parameter of `model` that `noised` selects (default: all), w₀ a fresh
  * initialisation of the same shapes seeded by `seed`. Exact at α = 0 (the model) and α = 1 (the fresh
- * initialisation).
+ * initialisation). Returns w₀'s embedding, so rows noised apart (`interpolateRowsTowardInit`) use the same
+ * draw without a second one.
  */
 export function interpolateTowardInit(
   model: Qwen2ForCausalLM,
   alpha: number,
   seed: number,
   noised: (name: string) => boolean = () => true,
-): void {
+): Float32Array {
   if (!(Number.isFinite(alpha) && alpha >= 0 && alpha <= 1))
     throw new Error(`regen.alpha must be in [0, 1], got ${alpha}`);
   const fresh = initQwen2Parameters(model.config, parameterShapes(model.config), seed >>> 0);
@@ -73,6 +76,7 @@ export function interpolateTowardInit(
     if (alpha === 1) a.set(b);
     else for (let i = 0; i < a.length; i++) a[i] = (1 - alpha) * a[i]! + alpha * b[i]!;
   }
+  return fresh.get(EMBEDDING)!.data;
 }
 
 /** The one token of each forget subject (with its leading space, as prompts write it); refused otherwise. */
@@ -93,21 +97,19 @@ export function subjectTokenIds(
 }
 
 /**
- * The embedding rows `rows` (tied with lm_head) go to (1 − α)·w + α·w₀, w₀ the same fresh initialisation
- * `interpolateTowardInit` draws for `seed`.
+ * The embedding rows `rows` (tied with lm_head) go to (1 − α)·w + α·w₀, `fresh` the fresh embedding w₀
+ * (as `interpolateTowardInit` returns it).
  */
 export function interpolateRowsTowardInit(
   model: Qwen2ForCausalLM,
   alpha: number,
-  seed: number,
+  fresh: Float32Array,
   rows: readonly number[],
 ): void {
-  const name = 'model.embed_tokens.weight';
-  const fresh = initQwen2Parameters(model.config, parameterShapes(model.config), seed >>> 0).get(name)!;
-  const w = [...model.namedParameters()].find(([n]) => n === name)![1].data;
+  const w = model.namedParameters().get(EMBEDDING)!.data;
   const h = model.config.hiddenSize;
   for (const row of rows)
-    for (let i = row * h; i < (row + 1) * h; i++) w[i] = (1 - alpha) * w[i]! + alpha * fresh.data[i]!;
+    for (let i = row * h; i < (row + 1) * h; i++) w[i] = (1 - alpha) * w[i]! + alpha * fresh[i]!;
 }
 
 /**
@@ -147,13 +149,12 @@ export const regen: UnlearnMethod = {
   },
   start(model, { config, data, tokenizer }) {
     const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);
-    const seed = config.seed + 0x52474e;
-    interpolateTowardInit(model, config.regen.alpha, seed, noised);
+    const fresh = interpolateTowardInit(model, config.regen.alpha, config.seed + 0x52474e, noised);
     if (config.regen.subjectAlpha > 0)
       interpolateRowsTowardInit(
         model,
         config.regen.subjectAlpha,
-        seed,
+        fresh,
         subjectTokenIds(data.forgetTrain, tokenizer),
       );
   },

@@ -217,7 +217,7 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   const start = weights(fx.freshModel()).get(name)!;
   const init = weights(Qwen2ForCausalLM.initRandom(fx.freshModel().config, 77)).get(name)!;
   const model = fx.freshModel();
-  interpolateRowsTowardInit(model, 1, 77, ids);
+  interpolateRowsTowardInit(model, 1, init, ids);
   const after = weights(model);
   const h = model.config.hiddenSize;
   const moved = new Set(ids);
