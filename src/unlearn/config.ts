@@ -157,6 +157,13 @@ export interface UnlearnConfig {
      */
     subjectAlpha: number;
     /**
+     * Whether anchor rows whose target is a forget subject's token (e.g. a retain fact "X was born in
+     * CITY" with a forget CITY) keep the KL term. false = those rows learn from the LM term only: the
+     * teacher's soft labels there rank the other cities by their similarity to CITY, which rebuilds the
+     * forgotten association in the noised row. Each subject must be one token.
+     */
+    subjectSoftLabels: boolean;
+    /**
      * The teacher of the logic stream (its multi-hop records too): null = the starting model, as for every
      * stream; a model folder (e.g. the base model, whose logic records hold no forget fact) otherwise.
      */
@@ -266,7 +273,14 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
   },
   rmu: { layer: 1, steeringCoeff: 150, alpha: 100 },
   simnpo: { beta: 2.5, gamma: 0 },
-  regen: { alpha: 0.5, noise: 'all', layers: null, subjectAlpha: 0, logicTeacher: null },
+  regen: {
+    alpha: 0.5,
+    noise: 'all',
+    layers: null,
+    subjectAlpha: 0,
+    subjectSoftLabels: true,
+    logicTeacher: null,
+  },
   anchors: {
     beta: 3,
     reference: 'auto',
@@ -428,6 +442,7 @@ const SCHEMA: Schema = {
     noise: oneOf(REGEN_NOISE),
     layers: layerRange,
     subjectAlpha: num(0, 1),
+    subjectSoftLabels: bool,
     logicTeacher: folderOrNull,
   },
   anchors: {

@@ -389,6 +389,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
   if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
   if (plugin.start && training && startStep === 0) plugin.start(model, methodContext);
+  const hardLabelTargets =
+    training && plugin.hardLabelTargets ? plugin.hardLabelTargets(methodContext) : null;
 
   // ---- evaluation ----
   const sets = evalSets(data, config.eval);
@@ -627,7 +629,11 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
                     logits: b.rows,
                   }).logits!,
               );
-        const kl = klDiv(ref, logits);
+        const klRows =
+          hardLabelTargets && hardLabelTargets.size > 0
+            ? Uint8Array.from(b.rowTargets, (t) => (hardLabelTargets.has(t) ? 0 : 1))
+            : undefined;
+        const kl = klDiv(ref, logits, klRows);
         addMetric(`loss_${name}_kl`, kl.item());
         loss = add(lm, scale(kl, beta));
       }

@@ -89,7 +89,7 @@ export function subjectTokenIds(
     const tokens = tokenizer.encode(` ${subject}`, { addSpecialTokens: false });
     if (tokens.length !== 1)
       throw new Error(
-        `regen.subjectAlpha: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
+        `regen.subjectAlpha / subjectSoftLabels: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
       );
     ids.add(tokens[0]!);
   }
@@ -146,6 +146,9 @@ export const regen: UnlearnMethod = {
     return config.regen.logicTeacher === null
       ? {}
       : { logic: loadLogicTeacher(config.regen.logicTeacher, reference) };
+  },
+  hardLabelTargets({ config, data, tokenizer }) {
+    return new Set(config.regen.subjectSoftLabels ? [] : subjectTokenIds(data.forgetTrain, tokenizer));
   },
   start(model, { config, data, tokenizer }) {
     const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);

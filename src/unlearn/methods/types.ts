@@ -68,6 +68,11 @@ export interface UnlearnMethod {
     config: UnlearnConfig,
     reference: Qwen2ForCausalLM,
   ): Partial<Record<AnchorStream, Qwen2ForCausalLM>>;
+  /**
+   * Target token ids whose anchor rows are trained by the LM term only (no KL to the teacher); built once
+   * before training (e.g. regen's forget subjects with `regen.subjectSoftLabels` false).
+   */
+  hardLabelTargets?(context: MethodContext): ReadonlySet<number>;
   /** A closed-form method: changes the model in place before the (only) evaluation; no training steps. */
   fit?(model: Qwen2ForCausalLM, context: MethodContext): void;
 }

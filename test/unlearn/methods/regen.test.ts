@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { MetricsLog } from '../../../src/train/run-dir.ts';
 import { resolveConfig } from '../../../src/unlearn/config.ts';
+import { collateRows, encodeAnchors } from '../../../src/unlearn/batching.ts';
 import { dataFromWorld } from '../../../src/unlearn/data.ts';
+import { klDiv } from '../../../src/tensor/ops.ts';
 import {
   interpolateRowsTowardInit,
   interpolateTowardInit,
@@ -230,6 +232,65 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   // A subject of several tokens would share its rows with other words: refused by name.
   assert.throws(
     () => subjectTokenIds([{ subject: 'Zzq9' }], fx.tokenizer),
-    /regen\.subjectAlpha: the forget subject "Zzq9" is \d+ tokens/,
+    /regen\.subjectAlpha \/ subjectSoftLabels: the forget subject "Zzq9" is \d+ tokens/,
   );
+});
+
+test('regen.subjectSoftLabels false: anchor rows whose target is a forget subject train without the KL term', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const [subjectId] = subjectTokenIds(data.forgetTrain.slice(0, 1), fx.tokenizer);
+  const subject = data.forgetTrain[0]!.subject;
+  // Every retain record answers with a forget subject: its rows are that subject's token, then EOS.
+  const record = { prompt: 'Q: Where was someone born?\nA:', completion: ` ${subject}` };
+  const only = {
+    ...data,
+    retainTrain: [{ ...data.retainTrain[0]!, prompt: record.prompt, answer: subject }],
+  };
+  const config = (soft: boolean) =>
+    tinyConfig({
+      method: 'regen',
+      seed: 0,
+      steps: 1,
+      regen: { alpha: 0.5, subjectSoftLabels: soft },
+      optimizer: { lr: 1e-2, warmupSteps: 0 },
+      eval: { every: 0, atStart: false },
+    });
+  const firstStep = (soft: boolean) => {
+    const runDir = join(fx.root, `soft-labels-${soft}`);
+    const c = config(soft);
+    metabolize({
+      model: fx.freshModel(),
+      tokenizer: fx.tokenizer,
+      data: only,
+      config: c,
+      runDir,
+      progress: false,
+    });
+    return new MetricsLog(runDir).read().find((r) => 'loss_retain_kl' in r)!;
+  };
+  // The expected KL, by hand: the noised student against the unnoised teacher on that record.
+  const c = config(false);
+  const student = fx.freshModel();
+  interpolateTowardInit(
+    student,
+    0.5,
+    c.seed + 0x52474e,
+    noisedPredicate(c.regen, student.config.numHiddenLayers),
+  );
+  const b = collateRows(encodeAnchors(fx.tokenizer, [record], c.maxLength), fx.tokenizer.padTokenId);
+  const forward = (m: Qwen2ForCausalLM) =>
+    m.forward(b.ids, { batch: b.batch, seq: b.seq, attentionMask: b.attentionMask, logits: b.rows }).logits!;
+  const teacher = forward(fx.freshModel());
+  const logits = forward(student);
+  assert.deepEqual([...b.rowTargets], [subjectId, fx.tokenizer.eosTokenId]);
+  const klOf = (mask?: number[]) => klDiv(teacher, logits, mask && Uint8Array.from(mask)).item();
+  const soft = firstStep(true);
+  const hard = firstStep(false);
+  assert.equal(hard.loss_retain_lm, soft.loss_retain_lm);
+  assert.ok(Math.abs(Number(soft.loss_retain_kl) - klOf()) < 1e-5, `${soft.loss_retain_kl} vs ${klOf()}`);
+  assert.ok(
+    Math.abs(Number(hard.loss_retain_kl) - klOf([0, 1])) < 1e-5,
+    `${hard.loss_retain_kl} vs ${klOf([0, 1])}`,
+  );
+  assert.ok(Math.abs(klOf() - klOf([0, 1])) > 1e-4, 'the subject row must carry KL for the test to tell');
 });
