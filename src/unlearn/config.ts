@@ -164,6 +164,12 @@ export interface UnlearnConfig {
      */
     subjectSoftLabels: boolean;
     /**
+     * Keep the forget subjects' embedding rows where `subjectAlpha` put them: their gradient is zeroed
+     * every step, so distillation cannot write anything into them (with subjectAlpha 1 they stay the fresh
+     * initialisation). Needs optimizer.weightDecay 0. Each subject must be one token.
+     */
+    freezeSubjectRows: boolean;
+    /**
      * The teacher of the logic stream (its multi-hop records too): null = the starting model, as for every
      * stream; a model folder (e.g. the base model, whose logic records hold no forget fact) otherwise.
      */
@@ -279,6 +285,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     layers: null,
     subjectAlpha: 0,
     subjectSoftLabels: true,
+    freezeSubjectRows: false,
     logicTeacher: null,
   },
   anchors: {
@@ -443,6 +450,7 @@ const SCHEMA: Schema = {
     layers: layerRange,
     subjectAlpha: num(0, 1),
     subjectSoftLabels: bool,
+    freezeSubjectRows: bool,
     logicTeacher: folderOrNull,
   },
   anchors: {

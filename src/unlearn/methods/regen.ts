@@ -89,7 +89,7 @@ export function subjectTokenIds(
     const tokens = tokenizer.encode(` ${subject}`, { addSpecialTokens: false });
     if (tokens.length !== 1)
       throw new Error(
-        `regen.subjectAlpha / subjectSoftLabels: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
+        `regen.subjectAlpha / subjectSoftLabels / freezeSubjectRows: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
       );
     ids.add(tokens[0]!);
   }
@@ -149,6 +149,19 @@ export const regen: UnlearnMethod = {
   },
   hardLabelTargets({ config, data, tokenizer }) {
     return new Set(config.regen.subjectSoftLabels ? [] : subjectTokenIds(data.forgetTrain, tokenizer));
+  },
+  beforeUpdate({ config, data, tokenizer }) {
+    if (!config.regen.freezeSubjectRows) return null;
+    if (config.optimizer.weightDecay !== 0)
+      throw new Error(
+        `regen.freezeSubjectRows: optimizer.weightDecay must be 0 (decay would still move the frozen rows), got ${config.optimizer.weightDecay}`,
+      );
+    const rows = subjectTokenIds(data.forgetTrain, tokenizer);
+    return (model) => {
+      const embedding = model.namedParameters().get(EMBEDDING)!;
+      const h = model.config.hiddenSize;
+      if (embedding.grad) for (const row of rows) embedding.grad.fill(0, row * h, (row + 1) * h);
+    };
   },
   start(model, { config, data, tokenizer }) {
     const noised = noisedPredicate(config.regen, model.config.numHiddenLayers);

@@ -232,7 +232,7 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   // A subject of several tokens would share its rows with other words: refused by name.
   assert.throws(
     () => subjectTokenIds([{ subject: 'Zzq9' }], fx.tokenizer),
-    /regen\.subjectAlpha \/ subjectSoftLabels: the forget subject "Zzq9" is \d+ tokens/,
+    /regen\.subjectAlpha \/ subjectSoftLabels \/ freezeSubjectRows: the forget subject "Zzq9" is \d+ tokens/,
   );
 });
 
@@ -293,4 +293,39 @@ test('regen.subjectSoftLabels false: anchor rows whose target is a forget subjec
     `${hard.loss_retain_kl} vs ${klOf([0, 1])}`,
   );
   assert.ok(Math.abs(klOf() - klOf([0, 1])) > 1e-4, 'the subject row must carry KL for the test to tell');
+});
+
+test('regen.freezeSubjectRows keeps the forget subjects’ rows at the fresh init while the rest trains', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const ids = subjectTokenIds(data.forgetTrain, fx.tokenizer);
+  const run = (name: string, freeze: boolean, weightDecay = 0) =>
+    metabolize({
+      model: fx.freshModel(),
+      tokenizer: fx.tokenizer,
+      data,
+      config: tinyConfig({
+        method: 'regen',
+        seed: 0,
+        steps: 3,
+        regen: { alpha: 0.5, noise: 'blocks', subjectAlpha: 1, freezeSubjectRows: freeze },
+        optimizer: { lr: 1e-2, warmupSteps: 0, weightDecay },
+        eval: { every: 0, atStart: false },
+      }),
+      runDir: join(fx.root, name),
+      progress: false,
+    }).model;
+  const name = 'model.embed_tokens.weight';
+  const init = interpolateTowardInit(fx.freshModel(), 0, 0 + 0x52474e);
+  const h = fx.freshModel().config.hiddenSize;
+  const row = (w: Float32Array, r: number) => [...w.subarray(r * h, (r + 1) * h)];
+  const frozen = weights(run('frozen', true)).get(name)!;
+  const free = weights(run('free', false)).get(name)!;
+  const start = weights(fx.freshModel()).get(name)!;
+  for (const r of ids) {
+    assert.deepEqual(row(frozen, r), row(init, r), `subject row ${r} stays at the fresh init`);
+    assert.notDeepEqual(row(free, r), row(init, r), `without freezing, subject row ${r} trains`);
+  }
+  const other = [...Array(start.length / h).keys()].find((r) => !ids.includes(r) && r > 3)!;
+  assert.notDeepEqual(row(frozen, other), row(start, other), 'other rows still train');
+  assert.throws(() => run('decay', true, 0.01), /regen\.freezeSubjectRows: optimizer\.weightDecay must be 0/);
 });
