@@ -57,7 +57,7 @@ for (const spec of args) {
     'context answer top-1': `${((100 * contextTop) / items.length).toFixed(1)} %`,
     'true object rank (excl. context)': Number((rankSum / items.length).toFixed(2)),
     'true object 2nd choice': `${((100 * top1) / items.length).toFixed(1)} %`,
-    chance: (items[0]!.candidates.length) / 2,
+    chance: items[0]!.candidates.length / 2,
   });
 }
 console.table(rows);
