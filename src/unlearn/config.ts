@@ -159,8 +159,9 @@ export interface UnlearnConfig {
     /**
      * Whether anchor rows whose target is a forget subject's token (e.g. a retain fact "X was born in
      * CITY" with a forget CITY) keep the KL term. false = those rows learn from the LM term only: the
-     * teacher's soft labels there rank the other cities by their similarity to CITY, which rebuilds the
-     * forgotten association in the noised row. Each subject must be one token.
+     * teacher's soft labels there rank the other cities by their similarity to CITY, which can carry the
+     * forgotten association into the noised row (measured: a small part of it; docs/rlcp.md). Each subject
+     * must be one token.
      */
     subjectSoftLabels: boolean;
     /**

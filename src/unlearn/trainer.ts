@@ -391,7 +391,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   if (plugin.start && training && startStep === 0) plugin.start(model, methodContext);
   const hardLabelTargets =
     training && plugin.hardLabelTargets ? plugin.hardLabelTargets(methodContext) : null;
-  const beforeUpdate = training && plugin.beforeUpdate ? plugin.beforeUpdate(methodContext) : null;
+  const beforeUpdate = training && plugin.beforeUpdate ? plugin.beforeUpdate(model, methodContext) : null;
 
   // ---- evaluation ----
   const sets = evalSets(data, config.eval);
@@ -676,7 +676,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
         `loss became ${stepLoss} at step ${step}; the last checkpoint in ${join(runDir, 'checkpoints')} is intact (try a lower optimizer.lr)`,
       );
     }
-    beforeUpdate?.(model);
+    beforeUpdate?.();
     const info = optimizer.step(trainParams);
     addMetric('loss_total', stepLoss);
     addMetric('grad_norm', info.gradNorm ?? Number.NaN);

@@ -150,16 +150,16 @@ export const regen: UnlearnMethod = {
   hardLabelTargets({ config, data, tokenizer }) {
     return new Set(config.regen.subjectSoftLabels ? [] : subjectTokenIds(data.forgetTrain, tokenizer));
   },
-  beforeUpdate({ config, data, tokenizer }) {
+  beforeUpdate(model, { config, data, tokenizer }) {
     if (!config.regen.freezeSubjectRows) return null;
     if (config.optimizer.weightDecay !== 0)
       throw new Error(
         `regen.freezeSubjectRows: optimizer.weightDecay must be 0 (decay would still move the frozen rows), got ${config.optimizer.weightDecay}`,
       );
     const rows = subjectTokenIds(data.forgetTrain, tokenizer);
-    return (model) => {
-      const embedding = model.namedParameters().get(EMBEDDING)!;
-      const h = model.config.hiddenSize;
+    const embedding = model.namedParameters().get(EMBEDDING)!;
+    const h = model.config.hiddenSize;
+    return () => {
       if (embedding.grad) for (const row of rows) embedding.grad.fill(0, row * h, (row + 1) * h);
     };
   },

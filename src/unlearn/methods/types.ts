@@ -74,10 +74,10 @@ export interface UnlearnMethod {
    */
   hardLabelTargets?(context: MethodContext): ReadonlySet<number>;
   /**
-   * Built once before training: called after each step's backward, before the optimizer update (e.g. to
-   * zero the gradient of rows that must not move).
+   * Built once before training for the model being trained: called after each step's backward, before the
+   * optimizer update (e.g. to zero the gradient of rows that must not move).
    */
-  beforeUpdate?(context: MethodContext): ((model: Qwen2ForCausalLM) => void) | null;
+  beforeUpdate?(model: Qwen2ForCausalLM, context: MethodContext): (() => void) | null;
   /** A closed-form method: changes the model in place before the (only) evaluation; no training steps. */
   fit?(model: Qwen2ForCausalLM, context: MethodContext): void;
 }
