@@ -165,6 +165,13 @@ export interface UnlearnConfig {
      */
     subjectSoftLabels: boolean;
     /**
+     * Whether anchor rows after a forget subject's token in the same record (e.g. the rest of a reading
+     * record about a forget CITY) keep the KL term. false = they learn from the LM term only: the teacher's
+     * predictions there are conditioned on CITY and on whatever it still knows of it. Each subject must be
+     * one token.
+     */
+    softLabelsAfterSubject: boolean;
+    /**
      * Keep the forget subjects' embedding rows where `subjectAlpha` put them: their gradient is zeroed
      * every step, so distillation cannot write anything into them (with subjectAlpha 1 they stay the fresh
      * initialisation). Needs optimizer.weightDecay 0. Each subject must be one token.
@@ -286,6 +293,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     layers: null,
     subjectAlpha: 0,
     subjectSoftLabels: true,
+    softLabelsAfterSubject: true,
     freezeSubjectRows: false,
     logicTeacher: null,
   },
@@ -451,6 +459,7 @@ const SCHEMA: Schema = {
     layers: layerRange,
     subjectAlpha: num(0, 1),
     subjectSoftLabels: bool,
+    softLabelsAfterSubject: bool,
     freezeSubjectRows: bool,
     logicTeacher: folderOrNull,
   },

@@ -389,8 +389,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
     training && plugin.forgetTerm ? plugin.forgetTerm(methodContext) : null;
   if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
   if (plugin.start && training && startStep === 0) plugin.start(model, methodContext);
-  const hardLabelTargets =
-    training && plugin.hardLabelTargets ? plugin.hardLabelTargets(methodContext) : null;
+  const klRowMask = training && plugin.klRowMask ? plugin.klRowMask(methodContext) : null;
   const beforeUpdate = training && plugin.beforeUpdate ? plugin.beforeUpdate(model, methodContext) : null;
 
   // ---- evaluation ----
@@ -630,11 +629,7 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
                     logits: b.rows,
                   }).logits!,
               );
-        const klRows =
-          hardLabelTargets && hardLabelTargets.size > 0
-            ? Uint8Array.from(b.rowTargets, (t) => (hardLabelTargets.has(t) ? 0 : 1))
-            : undefined;
-        const kl = klDiv(ref, logits, klRows);
+        const kl = klDiv(ref, logits, klRowMask?.(b));
         addMetric(`loss_${name}_kl`, kl.item());
         loss = add(lm, scale(kl, beta));
       }

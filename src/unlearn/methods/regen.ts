@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parameterShapes, Qwen2ForCausalLM } from '../../nn/qwen2.ts';
 import { initQwen2Parameters } from '../../nn/init.ts';
+import type { RowBatch } from '../batching.ts';
 import type { UnlearnConfig } from '../config.ts';
 import type { UnlearnTokenizer } from '../trainer.ts';
 import type { UnlearnMethod } from './types.ts';
@@ -89,11 +90,38 @@ export function subjectTokenIds(
     const tokens = tokenizer.encode(` ${subject}`, { addSpecialTokens: false });
     if (tokens.length !== 1)
       throw new Error(
-        `regen.subjectAlpha / subjectSoftLabels / freezeSubjectRows: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
+        `regen.subjectAlpha / subjectSoftLabels / softLabelsAfterSubject / freezeSubjectRows: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
       );
     ids.add(tokens[0]!);
   }
   return [...ids];
+}
+
+/**
+ * The KL row mask of `klRowMask`: 0 for a row whose target is a subject token (`onSubject`) or whose input
+ * already holds one (`afterSubject`: the teacher's soft labels after "… CITY" are conditioned on what it
+ * still knows of CITY), 1 otherwise.
+ */
+export function subjectKlRowMask(
+  subjects: ReadonlySet<number>,
+  drop: { onSubject: boolean; afterSubject: boolean },
+): (batch: RowBatch) => Uint8Array {
+  return (b) => {
+    // The first position of each example that holds a subject (seq = none).
+    const firstSubject = new Int32Array(b.batch).fill(b.seq);
+    if (drop.afterSubject)
+      for (let e = 0; e < b.batch; e++)
+        for (let t = 0; t < b.seq; t++)
+          if (b.attentionMask[e * b.seq + t] === 1 && subjects.has(b.ids[e * b.seq + t]!)) {
+            firstSubject[e] = t;
+            break;
+          }
+    return Uint8Array.from(b.rows, (p, r) => {
+      const e = b.rowOwner[r]!;
+      if (drop.onSubject && subjects.has(b.rowTargets[r]!)) return 0;
+      return p - e * b.seq >= firstSubject[e]! ? 0 : 1;
+    });
+  };
 }
 
 /**
@@ -147,8 +175,13 @@ export const regen: UnlearnMethod = {
       ? {}
       : { logic: loadLogicTeacher(config.regen.logicTeacher, reference) };
   },
-  hardLabelTargets({ config, data, tokenizer }) {
-    return new Set(config.regen.subjectSoftLabels ? [] : subjectTokenIds(data.forgetTrain, tokenizer));
+  klRowMask({ config, data, tokenizer }) {
+    const { subjectSoftLabels, softLabelsAfterSubject } = config.regen;
+    if (subjectSoftLabels && softLabelsAfterSubject) return null;
+    return subjectKlRowMask(new Set(subjectTokenIds(data.forgetTrain, tokenizer)), {
+      onSubject: !subjectSoftLabels,
+      afterSubject: !softLabelsAfterSubject,
+    });
   },
   beforeUpdate(model, { config, data, tokenizer }) {
     if (!config.regen.freezeSubjectRows) return null;

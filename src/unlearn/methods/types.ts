@@ -69,10 +69,11 @@ export interface UnlearnMethod {
     reference: Qwen2ForCausalLM,
   ): Partial<Record<AnchorStream, Qwen2ForCausalLM>>;
   /**
-   * Target token ids whose anchor rows are trained by the LM term only (no KL to the teacher); built once
-   * before training (e.g. regen's forget subjects with `regen.subjectSoftLabels` false).
+   * Built once before training: for a collated anchor batch, which of its rows keep the KL term (1) and
+   * which train by the LM term only (0); null = every row keeps it (e.g. regen's forget subjects with
+   * `regen.subjectSoftLabels` or `regen.softLabelsAfterSubject` false).
    */
-  hardLabelTargets?(context: MethodContext): ReadonlySet<number>;
+  klRowMask?(context: MethodContext): ((batch: RowBatch) => Uint8Array) | null;
   /**
    * Built once before training for the model being trained: called after each step's backward, before the
    * optimizer update (e.g. to zero the gradient of rows that must not move).

@@ -13,6 +13,7 @@ import {
   interpolateTowardInit,
   loadLogicTeacher,
   noisedPredicate,
+  subjectKlRowMask,
   subjectTokenIds,
 } from '../../../src/unlearn/methods/regen.ts';
 import { metabolize } from '../../../src/unlearn/trainer.ts';
@@ -232,7 +233,7 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   // A subject of several tokens would share its rows with other words: refused by name.
   assert.throws(
     () => subjectTokenIds([{ subject: 'Zzq9' }], fx.tokenizer),
-    /regen\.subjectAlpha \/ subjectSoftLabels \/ freezeSubjectRows: the forget subject "Zzq9" is \d+ tokens/,
+    /regen\.subjectAlpha \/ subjectSoftLabels \/ softLabelsAfterSubject \/ freezeSubjectRows: the forget subject "Zzq9" is \d+ tokens/,
   );
 });
 
@@ -293,6 +294,22 @@ test('regen.subjectSoftLabels false: anchor rows whose target is a forget subjec
     `${hard.loss_retain_kl} vs ${klOf([0, 1])}`,
   );
   assert.ok(Math.abs(klOf() - klOf([0, 1])) > 1e-4, 'the subject row must carry KL for the test to tell');
+});
+
+test('subjectKlRowMask drops the KL on rows that predict a subject, and on rows after one', () => {
+  const s = 7; // the subject's token
+  const full = (ids: number[]) => ({ ids, trained: ids.map(() => 1) });
+  // Example 0 mentions the subject at t = 1; example 1 never does (its padding is the subject's id, which
+  // must not count).
+  const b = collateRows([full([1, s, 2, 3]), full([4, 5])], s);
+  assert.deepEqual([...b.rowTargets], [s, 2, 3, 5]);
+  const mask = (onSubject: boolean, afterSubject: boolean) => [
+    ...subjectKlRowMask(new Set([s]), { onSubject, afterSubject })(b),
+  ];
+  assert.deepEqual(mask(true, false), [0, 1, 1, 1]);
+  assert.deepEqual(mask(false, true), [1, 0, 0, 1]);
+  assert.deepEqual(mask(true, true), [0, 0, 0, 1]);
+  assert.deepEqual(mask(false, false), [1, 1, 1, 1]);
 });
 
 test('regen.freezeSubjectRows keeps the forget subjects’ rows at the fresh init while the rest trains', () => {
