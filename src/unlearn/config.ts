@@ -172,6 +172,14 @@ export interface UnlearnConfig {
      */
     softLabelsAfterSubject: boolean;
     /**
+     * Whether the teacher's probability of each forget subject's token stays in every anchor row's soft
+     * labels. false = it is set to 0 (the student learns those output columns, tied to the subjects'
+     * embedding rows, from the LM term only): the teacher's mass on a forget CITY where it predicts a city
+     * of the same country would align the student's hidden states with CITY's row. Each subject must be
+     * one token.
+     */
+    subjectOutputSoftLabels: boolean;
+    /**
      * Keep the forget subjects' embedding rows where `subjectAlpha` put them: their gradient is zeroed
      * every step, so distillation cannot write anything into them (with subjectAlpha 1 they stay the fresh
      * initialisation). Needs optimizer.weightDecay 0. Each subject must be one token.
@@ -294,6 +302,7 @@ export const DEFAULT_CONFIG: UnlearnConfig = {
     subjectAlpha: 0,
     subjectSoftLabels: true,
     softLabelsAfterSubject: true,
+    subjectOutputSoftLabels: true,
     freezeSubjectRows: false,
     logicTeacher: null,
   },
@@ -460,6 +469,7 @@ const SCHEMA: Schema = {
     subjectAlpha: num(0, 1),
     subjectSoftLabels: bool,
     softLabelsAfterSubject: bool,
+    subjectOutputSoftLabels: bool,
     freezeSubjectRows: bool,
     logicTeacher: folderOrNull,
   },

@@ -390,6 +390,8 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
   if (plugin.fit && startStep === 0) plugin.fit(model, methodContext);
   if (plugin.start && training && startStep === 0) plugin.start(model, methodContext);
   const klRowMask = training && plugin.klRowMask ? plugin.klRowMask(methodContext) : null;
+  const droppedTokens =
+    training && plugin.teacherDroppedTokens ? plugin.teacherDroppedTokens(methodContext) : [];
   const beforeUpdate = training && plugin.beforeUpdate ? plugin.beforeUpdate(model, methodContext) : null;
 
   // ---- evaluation ----
@@ -629,6 +631,12 @@ export function metabolize(options: MetabolizeOptions): MetabolizeResult {
                     logits: b.rows,
                   }).logits!,
               );
+        // exp(−1e9) is 0 in float32 while p·log p stays finite (0), unlike −Infinity.
+        if (droppedTokens.length > 0) {
+          const vocab = logits.shape[logits.shape.length - 1]!;
+          for (let r = 0; r < ref.size / vocab; r++)
+            for (const t of droppedTokens) ref.data[r * vocab + t] = -1e9;
+        }
         const kl = klDiv(ref, logits, klRowMask?.(b));
         addMetric(`loss_${name}_kl`, kl.item());
         loss = add(lm, scale(kl, beta));

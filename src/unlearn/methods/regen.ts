@@ -90,7 +90,7 @@ export function subjectTokenIds(
     const tokens = tokenizer.encode(` ${subject}`, { addSpecialTokens: false });
     if (tokens.length !== 1)
       throw new Error(
-        `regen.subjectAlpha / subjectSoftLabels / softLabelsAfterSubject / freezeSubjectRows: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
+        `regen.subjectAlpha / subjectSoftLabels / softLabelsAfterSubject / subjectOutputSoftLabels / freezeSubjectRows: the forget subject "${subject}" is ${tokens.length} tokens; its embedding rows would be shared with other words, so only one-token subjects are supported`,
       );
     ids.add(tokens[0]!);
   }
@@ -182,6 +182,9 @@ export const regen: UnlearnMethod = {
       onSubject: !subjectSoftLabels,
       afterSubject: !softLabelsAfterSubject,
     });
+  },
+  teacherDroppedTokens({ config, data, tokenizer }) {
+    return config.regen.subjectOutputSoftLabels ? [] : subjectTokenIds(data.forgetTrain, tokenizer);
   },
   beforeUpdate(model, { config, data, tokenizer }) {
     if (!config.regen.freezeSubjectRows) return null;

@@ -75,6 +75,12 @@ export interface UnlearnMethod {
    */
   klRowMask?(context: MethodContext): ((batch: RowBatch) => Uint8Array) | null;
   /**
+   * Token ids whose teacher probability is set to 0 in every anchor row, built once before training: the
+   * student learns those vocabulary columns from the LM term only (e.g. regen's forget subjects with
+   * `regen.subjectOutputSoftLabels` false).
+   */
+  teacherDroppedTokens?(context: MethodContext): readonly number[];
+  /**
    * Built once before training for the model being trained: called after each step's backward, before the
    * optimizer update (e.g. to zero the gradient of rows that must not move).
    */

@@ -233,7 +233,7 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   // A subject of several tokens would share its rows with other words: refused by name.
   assert.throws(
     () => subjectTokenIds([{ subject: 'Zzq9' }], fx.tokenizer),
-    /regen\.subjectAlpha \/ subjectSoftLabels \/ softLabelsAfterSubject \/ freezeSubjectRows: the forget subject "Zzq9" is \d+ tokens/,
+    /regen\.subjectAlpha \/ subjectSoftLabels \/ softLabelsAfterSubject \/ subjectOutputSoftLabels \/ freezeSubjectRows: the forget subject "Zzq9" is \d+ tokens/,
   );
 });
 
