@@ -8,6 +8,7 @@ import { resolveConfig } from '../../../src/unlearn/config.ts';
 import { collateRows, encodeAnchors } from '../../../src/unlearn/batching.ts';
 import { dataFromWorld } from '../../../src/unlearn/data.ts';
 import { klDiv } from '../../../src/tensor/ops.ts';
+import { Tensor } from '../../../src/tensor/tensor.ts';
 import {
   interpolateRowsTowardInit,
   interpolateTowardInit,
@@ -310,6 +311,59 @@ test('subjectKlRowMask drops the KL on rows that predict a subject, and on rows 
   assert.deepEqual(mask(false, true), [1, 0, 0, 1]);
   assert.deepEqual(mask(true, true), [0, 0, 0, 1]);
   assert.deepEqual(mask(false, false), [1, 1, 1, 1]);
+});
+
+test('regen.subjectOutputSoftLabels false: the teacher gives the forget subjects’ tokens probability 0', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const subjects = subjectTokenIds(data.forgetTrain, fx.tokenizer);
+  const record = { prompt: 'Q: Where was someone born?\nA:', completion: ` ${data.retainTrain[0]!.answer}` };
+  const only = { ...data, retainTrain: [{ ...data.retainTrain[0]!, prompt: record.prompt }] };
+  const config = (soft: boolean) =>
+    tinyConfig({
+      method: 'regen',
+      seed: 0,
+      steps: 1,
+      regen: { alpha: 0.5, subjectOutputSoftLabels: soft },
+      optimizer: { lr: 1e-2, warmupSteps: 0 },
+      eval: { every: 0, atStart: false },
+    });
+  const firstStep = (soft: boolean) => {
+    const runDir = join(fx.root, `output-soft-labels-${soft}`);
+    metabolize({
+      model: fx.freshModel(),
+      tokenizer: fx.tokenizer,
+      data: only,
+      config: config(soft),
+      runDir,
+      progress: false,
+    });
+    return new MetricsLog(runDir).read().find((r) => 'loss_retain_kl' in r)!;
+  };
+  const c = config(false);
+  const student = fx.freshModel();
+  interpolateTowardInit(
+    student,
+    0.5,
+    c.seed + 0x52474e,
+    noisedPredicate(c.regen, student.config.numHiddenLayers),
+  );
+  const b = collateRows(encodeAnchors(fx.tokenizer, [record], c.maxLength), fx.tokenizer.padTokenId);
+  const forward = (m: Qwen2ForCausalLM) =>
+    m.forward(b.ids, { batch: b.batch, seq: b.seq, attentionMask: b.attentionMask, logits: b.rows }).logits!;
+  const teacher = forward(fx.freshModel());
+  const logits = forward(student);
+  const vocab = teacher.shape[teacher.shape.length - 1]!;
+  const dropped = Tensor.from(Float32Array.from(teacher.data), teacher.shape);
+  for (let r = 0; r < b.rows.length; r++) for (const t of subjects) dropped.data[r * vocab + t] = -1e9;
+  const expected = klDiv(dropped, logits).item();
+  const hard = firstStep(false);
+  const soft = firstStep(true);
+  assert.ok(Math.abs(Number(hard.loss_retain_kl) - expected) < 1e-5, `${hard.loss_retain_kl} vs ${expected}`);
+  assert.ok(Number.isFinite(expected));
+  assert.ok(
+    Math.abs(Number(soft.loss_retain_kl) - expected) > 1e-4,
+    'dropping the columns must change the KL',
+  );
 });
 
 test('regen.freezeSubjectRows keeps the forget subjects’ rows at the fresh init while the rest trains', () => {
