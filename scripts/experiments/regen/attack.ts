@@ -2,10 +2,12 @@
 // (dev splits, never the evaluation ones) and its final check (eval splits: the suite's alternating one,
 // its mirror, and one shuffle not used for selection). Per model and split: held-out accuracy and mean rank
 // of the evaluated half after each of --at steps, and, against --oracle, a two-sided Mann–Whitney test of
-// the pooled per-item ranks (split × item). Usage:
+// the pooled per-item ranks (split × item: p), and of the per-fact mean ranks (split × fact: pFact — an
+// item-level test counts a fact's 3 templates as 3 independent draws and overstates the evidence). Usage:
 //   node --import tsx scripts/experiments/regen/attack.ts --world W --oracle DIR --splits dev|eval
 //     [--at 30,100] [--seed 0] [--out FILE.json] NAME=MODEL_DIR…
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// or, to summarise a saved run again without attacking: --world W --from FILE.json
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWorld } from '../../../src/data/world.ts';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
@@ -31,11 +33,22 @@ const flag = (name: string, fallback?: string) => {
   return value;
 };
 const worldDir = flag('world');
-const oracleDir = flag('oracle');
-const splitKind = flag('splits');
-const at = flag('at', '30,100').split(',').map(Number);
-const seed = Number(flag('seed', '0'));
-const outPath = flag('out', '');
+const fromPath = flag('from', '');
+const saved = fromPath
+  ? (JSON.parse(readFileSync(fromPath, 'utf8')) as {
+      splits: Record<string, { train: string[] }>;
+      at: number[];
+      seed: number;
+      models: { name: string; dir: string }[];
+      results: Record<string, Record<string, Record<number, { ranks: number[]; correct: number }>>>;
+    })
+  : null;
+const oracleDir = saved ? '' : flag('oracle');
+// A saved run's splits are the dev ones (shuffles 11 and 12) or the eval ones.
+const splitKind = saved ? ('shuffle11' in saved.splits ? 'dev' : 'eval') : flag('splits');
+const at = saved ? saved.at : flag('at', '30,100').split(',').map(Number);
+const seed = saved ? saved.seed : Number(flag('seed', '0'));
+const outPath = saved ? '' : flag('out', '');
 if (splitKind !== 'dev' && splitKind !== 'eval')
   throw new Error(`--splits must be dev or eval, got ${splitKind}`);
 if (!at.every((s) => Number.isInteger(s) && s >= 1)) throw new Error(`--at must list positive steps`);
@@ -153,15 +166,29 @@ function mannWhitney(a: number[], b: number[]): { p: number; z: number } {
   return { p: erfc(Math.abs(z) / Math.SQRT2), z };
 }
 
-const all = [{ name: 'oracle', dir: oracleDir }, ...models];
-const results: Record<string, Record<string, Record<number, { ranks: number[]; correct: number }>>> = {};
-for (const { name, dir } of all) {
+const all = saved ? saved.models : [{ name: 'oracle', dir: oracleDir }, ...models];
+const results: Record<string, Record<string, Record<number, { ranks: number[]; correct: number }>>> = saved
+  ? saved.results
+  : {};
+if (saved)
+  for (const [name, split] of Object.entries(saved.splits))
+    if (splits[name]?.trainFacts.join() !== split.train.join())
+      throw new Error(`${fromPath}: split ${name} is not this world's (${worldDir})`);
+for (const { name, dir } of saved ? [] : all) {
   const model = Qwen2ForCausalLM.fromPretrained(dir);
   results[name] = {};
   for (const [splitName, split] of Object.entries(splits))
     results[name][splitName] = Object.fromEntries(attack(model, split, `${name} ${splitName}`));
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Per split × fact: the mean rank over the fact's evaluated items (its templates). */
+const factMeans = (name: string, step: number) =>
+  Object.entries(results[name]!).flatMap(([splitName, s]) => {
+    const items = splits[splitName]!.evalItems;
+    return splits[splitName]!.evalFacts.map((f) =>
+      mean(s[step]!.ranks.filter((_, i) => items[i]!.fact_id === f)),
+    );
+  });
 const summary = all.map(({ name }) => {
   const row: Record<string, unknown> = { name };
   for (const step of at) {
@@ -174,6 +201,7 @@ const summary = all.map(({ name }) => {
     row[`correct@${step}`] = correct.join('/');
     row[`Δcorrect@${step}`] = Number((mean(correct) - mean(oracleCorrect)).toFixed(2));
     row[`p@${step}`] = Number(test.p.toFixed(3));
+    row[`pFact@${step}`] = Number(mannWhitney(factMeans(name, step), factMeans('oracle', step)).p.toFixed(3));
   }
   return row;
 });
