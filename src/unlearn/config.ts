@@ -175,8 +175,8 @@ export interface UnlearnConfig {
      * Whether the teacher's probability of each forget subject's token stays in every anchor row's soft
      * labels. false = it is set to 0 (the student learns those output columns, tied to the subjects'
      * embedding rows, from the LM term only): the teacher's mass on a forget CITY where it predicts a city
-     * of the same country would align the student's hidden states with CITY's row. Each subject must be
-     * one token.
+     * of the same country could align the student's hidden states with CITY's row (measured on world 3: no
+     * gain; docs/rlcp.md). Each subject must be one token.
      */
     subjectOutputSoftLabels: boolean;
     /**
