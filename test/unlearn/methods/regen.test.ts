@@ -6,7 +6,7 @@ import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { MetricsLog } from '../../../src/train/run-dir.ts';
 import { resolveConfig } from '../../../src/unlearn/config.ts';
 import { collateRows, encodeAnchors } from '../../../src/unlearn/batching.ts';
-import { dataFromWorld } from '../../../src/unlearn/data.ts';
+import { dataFromWorld, type UnlearnData } from '../../../src/unlearn/data.ts';
 import { klDiv } from '../../../src/tensor/ops.ts';
 import { Tensor } from '../../../src/tensor/tensor.ts';
 import {
@@ -238,40 +238,31 @@ test('regen.subjectAlpha moves only the forget subjects’ embedding rows toward
   );
 });
 
-test('regen.subjectSoftLabels false: anchor rows whose target is a forget subject train without the KL term', () => {
-  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
-  const [subjectId] = subjectTokenIds(data.forgetTrain.slice(0, 1), fx.tokenizer);
-  const subject = data.forgetTrain[0]!.subject;
-  // Every retain record answers with a forget subject: its rows are that subject's token, then EOS.
-  const record = { prompt: 'Q: Where was someone born?\nA:', completion: ` ${subject}` };
-  const only = {
-    ...data,
-    retainTrain: [{ ...data.retainTrain[0]!, prompt: record.prompt, answer: subject }],
-  };
-  const config = (soft: boolean) =>
-    tinyConfig({
-      method: 'regen',
-      seed: 0,
-      steps: 1,
-      regen: { alpha: 0.5, subjectSoftLabels: soft },
-      optimizer: { lr: 1e-2, warmupSteps: 0 },
-      eval: { every: 0, atStart: false },
-    });
-  const firstStep = (soft: boolean) => {
-    const runDir = join(fx.root, `soft-labels-${soft}`);
-    const c = config(soft);
-    metabolize({
-      model: fx.freshModel(),
-      tokenizer: fx.tokenizer,
-      data: only,
-      config: c,
-      runDir,
-      progress: false,
-    });
-    return new MetricsLog(runDir).read().find((r) => 'loss_retain_kl' in r)!;
-  };
-  // The expected KL, by hand: the noised student against the unnoised teacher on that record.
-  const c = config(false);
+/** A one-step regen run (α 0.5) with `regen` overrides on `data`: its first metrics row with the retain KL. */
+function firstRetainStep(name: string, data: UnlearnData, regen: Record<string, boolean>) {
+  const runDir = join(fx.root, name);
+  metabolize({
+    model: fx.freshModel(),
+    tokenizer: fx.tokenizer,
+    data,
+    config: oneStepConfig(regen),
+    runDir,
+    progress: false,
+  });
+  return new MetricsLog(runDir).read().find((r) => 'loss_retain_kl' in r)!;
+}
+const oneStepConfig = (regen: Record<string, boolean>) =>
+  tinyConfig({
+    method: 'regen',
+    seed: 0,
+    steps: 1,
+    regen: { alpha: 0.5, ...regen },
+    optimizer: { lr: 1e-2, warmupSteps: 0 },
+    eval: { every: 0, atStart: false },
+  });
+/** That run's first step by hand: the noised student's and the unnoised teacher's logits on `record`. */
+function firstStepLogits(record: { prompt: string; completion: string }) {
+  const c = oneStepConfig({});
   const student = fx.freshModel();
   interpolateTowardInit(
     student,
@@ -282,8 +273,23 @@ test('regen.subjectSoftLabels false: anchor rows whose target is a forget subjec
   const b = collateRows(encodeAnchors(fx.tokenizer, [record], c.maxLength), fx.tokenizer.padTokenId);
   const forward = (m: Qwen2ForCausalLM) =>
     m.forward(b.ids, { batch: b.batch, seq: b.seq, attentionMask: b.attentionMask, logits: b.rows }).logits!;
-  const teacher = forward(fx.freshModel());
-  const logits = forward(student);
+  return { b, teacher: forward(fx.freshModel()), logits: forward(student) };
+}
+
+test('regen.subjectSoftLabels false: anchor rows whose target is a forget subject train without the KL term', () => {
+  const data = dataFromWorld(fx.world, { ragVariants: 1, ragCounterfactual: 1, seed: 0 });
+  const [subjectId] = subjectTokenIds(data.forgetTrain.slice(0, 1), fx.tokenizer);
+  const subject = data.forgetTrain[0]!.subject;
+  // Every retain record answers with a forget subject: its rows are that subject's token, then EOS.
+  const record = { prompt: 'Q: Where was someone born?\nA:', completion: ` ${subject}` };
+  const only = {
+    ...data,
+    retainTrain: [{ ...data.retainTrain[0]!, prompt: record.prompt, answer: subject }],
+  };
+  const firstStep = (soft: boolean) =>
+    firstRetainStep(`soft-labels-${soft}`, only, { subjectSoftLabels: soft });
+  // The expected KL, by hand: the noised student against the unnoised teacher on that record.
+  const { b, teacher, logits } = firstStepLogits(record);
   assert.deepEqual([...b.rowTargets], [subjectId, fx.tokenizer.eosTokenId]);
   const klOf = (mask?: number[]) => klDiv(teacher, logits, mask && Uint8Array.from(mask)).item();
   const soft = firstStep(true);
@@ -318,40 +324,9 @@ test('regen.subjectOutputSoftLabels false: the teacher gives the forget subjects
   const subjects = subjectTokenIds(data.forgetTrain, fx.tokenizer);
   const record = { prompt: 'Q: Where was someone born?\nA:', completion: ` ${data.retainTrain[0]!.answer}` };
   const only = { ...data, retainTrain: [{ ...data.retainTrain[0]!, prompt: record.prompt }] };
-  const config = (soft: boolean) =>
-    tinyConfig({
-      method: 'regen',
-      seed: 0,
-      steps: 1,
-      regen: { alpha: 0.5, subjectOutputSoftLabels: soft },
-      optimizer: { lr: 1e-2, warmupSteps: 0 },
-      eval: { every: 0, atStart: false },
-    });
-  const firstStep = (soft: boolean) => {
-    const runDir = join(fx.root, `output-soft-labels-${soft}`);
-    metabolize({
-      model: fx.freshModel(),
-      tokenizer: fx.tokenizer,
-      data: only,
-      config: config(soft),
-      runDir,
-      progress: false,
-    });
-    return new MetricsLog(runDir).read().find((r) => 'loss_retain_kl' in r)!;
-  };
-  const c = config(false);
-  const student = fx.freshModel();
-  interpolateTowardInit(
-    student,
-    0.5,
-    c.seed + 0x52474e,
-    noisedPredicate(c.regen, student.config.numHiddenLayers),
-  );
-  const b = collateRows(encodeAnchors(fx.tokenizer, [record], c.maxLength), fx.tokenizer.padTokenId);
-  const forward = (m: Qwen2ForCausalLM) =>
-    m.forward(b.ids, { batch: b.batch, seq: b.seq, attentionMask: b.attentionMask, logits: b.rows }).logits!;
-  const teacher = forward(fx.freshModel());
-  const logits = forward(student);
+  const firstStep = (soft: boolean) =>
+    firstRetainStep(`output-soft-labels-${soft}`, only, { subjectOutputSoftLabels: soft });
+  const { b, teacher, logits } = firstStepLogits(record);
   const vocab = teacher.shape[teacher.shape.length - 1]!;
   const dropped = Tensor.from(Float32Array.from(teacher.data), teacher.shape);
   for (let r = 0; r < b.rows.length; r++) for (const t of subjects) dropped.data[r * vocab + t] = -1e9;
