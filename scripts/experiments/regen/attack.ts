@@ -7,11 +7,12 @@
 //   node --import tsx scripts/experiments/regen/attack.ts --world W --oracle DIR --splits dev|eval
 //     [--at 30,100] [--seed 0] [--out FILE.json] NAME=MODEL_DIR…
 // or, to summarise a saved run again without attacking: --world W --from FILE.json
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWorld } from '../../../src/data/world.ts';
 import { loadTokenizer } from '../../../src/io/tokenizer.ts';
 import { writeJsonAtomic } from '../../../src/io/atomic.ts';
+import { readJson } from '../../../src/io/jsonl.ts';
 import { Qwen2ForCausalLM } from '../../../src/nn/qwen2.ts';
 import { Inference } from '../../../src/eval/suites/inference.ts';
 import { factSuitesFromWorld, type FactSuites } from '../../../src/eval/suites/items.ts';
@@ -35,13 +36,13 @@ const flag = (name: string, fallback?: string) => {
 const worldDir = flag('world');
 const fromPath = flag('from', '');
 const saved = fromPath
-  ? (JSON.parse(readFileSync(fromPath, 'utf8')) as {
+  ? readJson<{
       splits: Record<string, { train: string[] }>;
       at: number[];
       seed: number;
       models: { name: string; dir: string }[];
       results: Record<string, Record<string, Record<number, { ranks: number[]; correct: number }>>>;
-    })
+    }>(fromPath)
   : null;
 const oracleDir = saved ? '' : flag('oracle');
 // A saved run's splits are the dev ones (shuffles 11 and 12) or the eval ones.
